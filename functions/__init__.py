@@ -1,0 +1,1 @@
+"""Serverless floating-license API: seats held through leases, with signed lease tokens."""

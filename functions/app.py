@@ -1,0 +1,70 @@
+"""Assembly of the service from configuration: store, signer, secrets and clock."""
+
+from __future__ import annotations
+
+import threading
+
+from functions.admin import Admin
+from functions.clock import SystemClock
+from functions.config import ConfigError, Settings, SignerKind, StoreKind
+from functions.identity import KeyHasher
+from functions.secrets import KEY_HASH_SECRET, LocalSecrets
+from functions.service import LicenseService
+from functions.signing import Signer
+from functions.signing.local import LocalSigner
+from functions.store import SeatStore
+from functions.store.sqlite import SqliteSeatStore
+
+
+def open_store(settings: Settings) -> SeatStore:
+    if settings.store is StoreKind.EMBEDDED:
+        return SqliteSeatStore(settings.data_dir)
+    raise ConfigError(f"LICENSE_STORE={settings.store.value} is not available in this build.")
+
+
+def open_signer(settings: Settings) -> Signer:
+    if settings.signer is SignerKind.LOCAL:
+        return LocalSigner(settings.data_dir)
+    raise ConfigError(f"LICENSE_SIGNER={settings.signer.value} is not available in this build.")
+
+
+def open_hasher(settings: Settings) -> KeyHasher:
+    return KeyHasher(LocalSecrets(settings.data_dir).secret(KEY_HASH_SECRET))
+
+
+def build_service(settings: Settings) -> LicenseService:
+    return LicenseService(
+        store=open_store(settings),
+        signer=open_signer(settings),
+        hasher=open_hasher(settings),
+        clock=SystemClock(),
+        issuer=settings.issuer,
+    )
+
+
+def build_admin(settings: Settings) -> Admin:
+    """Build the administration entry point, which needs the store and hasher but no signer."""
+    return Admin(open_store(settings), open_hasher(settings), SystemClock())
+
+
+_service: LicenseService | None = None
+_service_lock = threading.Lock()
+
+
+def service() -> LicenseService:
+    """Return the process-wide service, built from the environment on first use."""
+    global _service
+    if _service is None:
+        with _service_lock:
+            if _service is None:
+                _service = build_service(Settings.from_env())
+    return _service
+
+
+def reset_service() -> None:
+    """Close and forget the process-wide service; the next `service()` call builds a new one."""
+    global _service
+    with _service_lock:
+        if _service is not None:
+            _service.store.close()
+        _service = None

@@ -1,0 +1,313 @@
+"""Admin CLI: `python -m functions.cli --help`.
+
+It opens the same store as the server, chosen by the same environment variables
+(`LICENSE_STORE`, `LICENSE_DATA_DIR`, `GOOGLE_CLOUD_PROJECT`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from functions import app as app_module
+from functions.admin import (
+    DEFAULT_HEARTBEAT_INTERVAL_SECONDS,
+    DEFAULT_LEASE_LIFETIME_SECONDS,
+    Admin,
+    AdminError,
+    SeatTerms,
+)
+from functions.config import ConfigError, Settings
+from functions.models import Lease, License, LicenseStatus, SeatScope
+
+
+def _aware_datetime(value: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not an ISO 8601 datetime such as 2027-01-31T00:00:00Z"
+        ) from None
+    if parsed.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{value!r} has no time zone; append Z for UTC")
+    return parsed
+
+
+def _license_json(license: License) -> dict[str, Any]:
+    return {
+        "id": license.id,
+        "customer": license.customer,
+        "product": license.product_slug,
+        "policy_id": license.policy_id,
+        "seats": license.seats,
+        "heartbeat_interval_seconds": license.heartbeat_interval_seconds,
+        "lease_lifetime_seconds": license.lease_lifetime_seconds,
+        "seat_scope": license.seat_scope.value,
+        "status": license.status.value,
+        "expires_at": license.expires_at.isoformat() if license.expires_at else None,
+        "created_at": license.created_at.isoformat(),
+    }
+
+
+def _lease_json(lease: Lease) -> dict[str, Any]:
+    return {
+        "id": lease.id,
+        "license_id": lease.license_id,
+        "hardware_id": lease.hardware_id,
+        "user_email": lease.user_email,
+        "acquired_at": lease.acquired_at.isoformat(),
+        "last_heartbeat_at": lease.last_heartbeat_at.isoformat(),
+        "expires_at": lease.expires_at.isoformat(),
+        "released_at": lease.released_at.isoformat() if lease.released_at else None,
+        "close_reason": lease.close_reason.value if lease.close_reason else None,
+    }
+
+
+def _print_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
+    if not rows:
+        print("(none)")
+        return
+    widths = {
+        column: max(len(column), *(len(str(row[column])) for row in rows)) for column in columns
+    }
+    print("  ".join(column.upper().ljust(widths[column]) for column in columns))
+    for row in rows:
+        print("  ".join(str(row[column]).ljust(widths[column]) for column in columns))
+
+
+def _terms(args: argparse.Namespace) -> SeatTerms:
+    return SeatTerms(
+        seats=args.seats,
+        heartbeat_interval_seconds=args.heartbeat_interval,
+        lease_lifetime_seconds=args.lease_lifetime,
+        seat_scope=SeatScope(args.seat_scope),
+    )
+
+
+def _add_terms_arguments(parser: argparse.ArgumentParser, *, seats_required: bool) -> None:
+    parser.add_argument("--seats", type=int, required=seats_required, help="number of seats")
+    parser.add_argument(
+        "--heartbeat-interval",
+        type=int,
+        default=None if not seats_required else DEFAULT_HEARTBEAT_INTERVAL_SECONDS,
+        help=f"seconds between client heartbeats (default {DEFAULT_HEARTBEAT_INTERVAL_SECONDS})",
+    )
+    parser.add_argument(
+        "--lease-lifetime",
+        type=int,
+        default=None if not seats_required else DEFAULT_LEASE_LIFETIME_SECONDS,
+        help="seconds a lease survives without a heartbeat "
+        f"(default {DEFAULT_LEASE_LIFETIME_SECONDS})",
+    )
+    parser.add_argument(
+        "--seat-scope",
+        choices=[scope.value for scope in SeatScope],
+        default=None if not seats_required else SeatScope.DEVICE_AND_USER.value,
+        help="what one seat counts (default: one per hardware_id and user_email pair)",
+    )
+
+
+def _cmd_products_create(admin: Admin, args: argparse.Namespace) -> int:
+    product = admin.create_product(args.slug, args.name)
+    if args.json:
+        print(json.dumps({"id": product.id, "slug": product.slug, "name": product.name}))
+    else:
+        print(f"Created product {product.slug} ({product.id}).")
+    return 0
+
+
+def _cmd_products_list(admin: Admin, args: argparse.Namespace) -> int:
+    rows = [{"id": p.id, "slug": p.slug, "name": p.name} for p in admin.store.list_products()]
+    if args.json:
+        print(json.dumps(rows))
+    else:
+        _print_table(rows, ["slug", "name", "id"])
+    return 0
+
+
+def _cmd_policies_create(admin: Admin, args: argparse.Namespace) -> int:
+    policy = admin.create_policy(args.name, _terms(args))
+    if args.json:
+        print(json.dumps({"id": policy.id, "name": policy.name, "seats": policy.seats}))
+    else:
+        print(f"Created policy {policy.name} ({policy.id}) with {policy.seats} seats.")
+    return 0
+
+
+def _cmd_policies_list(admin: Admin, args: argparse.Namespace) -> int:
+    rows = [
+        {
+            "id": p.id,
+            "name": p.name,
+            "seats": p.seats,
+            "heartbeat_interval_seconds": p.heartbeat_interval_seconds,
+            "lease_lifetime_seconds": p.lease_lifetime_seconds,
+            "seat_scope": p.seat_scope.value,
+        }
+        for p in admin.store.list_policies()
+    ]
+    if args.json:
+        print(json.dumps(rows))
+    else:
+        _print_table(
+            rows,
+            ["name", "seats", "heartbeat_interval_seconds", "lease_lifetime_seconds", "seat_scope"],
+        )
+    return 0
+
+
+def _license_terms(admin: Admin, args: argparse.Namespace) -> tuple[SeatTerms, str | None]:
+    """Combine a named policy's terms with any explicit overrides from the command line."""
+    if args.policy is None:
+        if args.seats is None:
+            raise AdminError("Give --seats or --policy.")
+        return (
+            SeatTerms(
+                seats=args.seats,
+                heartbeat_interval_seconds=args.heartbeat_interval
+                or DEFAULT_HEARTBEAT_INTERVAL_SECONDS,
+                lease_lifetime_seconds=args.lease_lifetime or DEFAULT_LEASE_LIFETIME_SECONDS,
+                seat_scope=SeatScope(args.seat_scope or SeatScope.DEVICE_AND_USER.value),
+            ),
+            None,
+        )
+    policy = admin.store.policy_by_name(args.policy)
+    if policy is None:
+        raise AdminError(f"No policy is named {args.policy!r}; list them with `policies list`.")
+    return (
+        SeatTerms(
+            seats=args.seats or policy.seats,
+            heartbeat_interval_seconds=args.heartbeat_interval or policy.heartbeat_interval_seconds,
+            lease_lifetime_seconds=args.lease_lifetime or policy.lease_lifetime_seconds,
+            seat_scope=SeatScope(args.seat_scope) if args.seat_scope else policy.seat_scope,
+        ),
+        policy.id,
+    )
+
+
+def _cmd_licenses_create(admin: Admin, args: argparse.Namespace) -> int:
+    if admin.store.product_by_slug(args.product) is None:
+        admin.create_product(args.product)
+        print(f"Created product {args.product}.", file=sys.stderr)
+    terms, policy_id = _license_terms(admin, args)
+    created = admin.create_license(
+        args.product, args.customer, terms, policy_id=policy_id, expires_at=args.expires_at
+    )
+    if args.json:
+        print(json.dumps({**_license_json(created.license), "key": created.key}))
+    else:
+        print(f"Created license {created.license.id} with {terms.seats} seats.")
+        print(f"License key (shown only now): {created.key}")
+    return 0
+
+
+def _cmd_licenses_list(admin: Admin, args: argparse.Namespace) -> int:
+    rows = [_license_json(license) for license in admin.store.list_licenses()]
+    if args.json:
+        print(json.dumps(rows))
+    else:
+        _print_table(rows, ["id", "customer", "product", "seats", "status", "expires_at"])
+    return 0
+
+
+def _status_command(status: LicenseStatus) -> Any:
+    def command(admin: Admin, args: argparse.Namespace) -> int:
+        license, closed = admin.set_status(args.license_id, status)
+        if args.json:
+            print(json.dumps({**_license_json(license), "leases_closed": closed}))
+        else:
+            print(f"License {license.id} is now {status.value}; {closed} open leases closed.")
+        return 0
+
+    return command
+
+
+def _cmd_leases_list(admin: Admin, args: argparse.Namespace) -> int:
+    rows = [_lease_json(lease) for lease in admin.store.list_open_leases(args.license)]
+    if args.json:
+        print(json.dumps(rows))
+    else:
+        _print_table(rows, ["id", "license_id", "hardware_id", "user_email", "expires_at"])
+    return 0
+
+
+def _cmd_leases_release(admin: Admin, args: argparse.Namespace) -> int:
+    lease = admin.force_release(args.lease_id)
+    if args.json:
+        print(json.dumps(_lease_json(lease)))
+    else:
+        print(f"Lease {lease.id} is closed ({lease.close_reason}).")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m functions.cli",
+        description="Administer products, policies, licenses and leases.",
+    )
+    groups = parser.add_subparsers(dest="group", required=True)
+
+    def command(group: Any, name: str, handler: Any, help_text: str) -> argparse.ArgumentParser:
+        sub: argparse.ArgumentParser = group.add_parser(name, help=help_text)
+        sub.add_argument("--json", action="store_true", help="print JSON instead of a table")
+        sub.set_defaults(handler=handler)
+        return sub
+
+    products = groups.add_parser("products", help="products").add_subparsers(required=True)
+    sub = command(products, "create", _cmd_products_create, "create a product")
+    sub.add_argument("slug", help="short name, used as the token audience")
+    sub.add_argument("--name", help="display name (default: the slug)")
+    command(products, "list", _cmd_products_list, "list products")
+
+    policies = groups.add_parser("policies", help="policies").add_subparsers(required=True)
+    sub = command(policies, "create", _cmd_policies_create, "create a policy")
+    sub.add_argument("name")
+    _add_terms_arguments(sub, seats_required=True)
+    command(policies, "list", _cmd_policies_list, "list policies")
+
+    licenses = groups.add_parser("licenses", help="licenses").add_subparsers(required=True)
+    sub = command(licenses, "create", _cmd_licenses_create, "create a license and print its key")
+    sub.add_argument("--product", required=True, help="product slug (created if missing)")
+    sub.add_argument("--customer", default="default", help="customer name or id")
+    sub.add_argument("--policy", help="policy name whose terms the license copies")
+    sub.add_argument(
+        "--expires-at", type=_aware_datetime, help="ISO 8601 expiry, e.g. 2027-01-31T00:00:00Z"
+    )
+    _add_terms_arguments(sub, seats_required=False)
+    command(licenses, "list", _cmd_licenses_list, "list licenses")
+    for name, status in (
+        ("suspend", LicenseStatus.SUSPENDED),
+        ("revoke", LicenseStatus.REVOKED),
+        ("reinstate", LicenseStatus.ACTIVE),
+    ):
+        sub = command(licenses, name, _status_command(status), f"{name} a license")
+        sub.add_argument("license_id")
+
+    leases = groups.add_parser("leases", help="leases").add_subparsers(required=True)
+    sub = command(leases, "list", _cmd_leases_list, "list open leases")
+    sub.add_argument("--license", help="only the leases of this license id")
+    sub = command(leases, "release", _cmd_leases_release, "force-release a lease")
+    sub.add_argument("lease_id")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        admin = app_module.build_admin(Settings.from_env())
+        try:
+            result: int = args.handler(admin, args)
+        finally:
+            admin.store.close()
+        return result
+    except (AdminError, ConfigError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

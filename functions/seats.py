@@ -1,0 +1,267 @@
+"""Seat logic: the decisions behind acquire, heartbeat, release and administration.
+
+Each function here runs inside one store transaction. It reads what it needs, decides, and
+writes, and it never has effects outside the transaction, so the store may retry it whole
+after a conflict. Outcomes that the client sees as errors but that still write (closing an
+expired lease, for example) are returned as values rather than raised, because raising would
+roll those writes back.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime, timedelta
+
+from functions.errors import LicenseError, NoSeatAvailable, ProblemCode
+from functions.identity import KeyHasher, generate_id
+from functions.models import CloseReason, Lease, License, LicenseStatus
+from functions.store import SeatTransaction
+
+# Closing more leases than this in one acquire would make a single request slow; the
+# remaining expired leases are closed by later acquires or by the sweep.
+RECLAIM_BATCH_LIMIT = 100
+
+_CLOSED_LICENSE_CODES = {
+    CloseReason.LICENSE_SUSPENDED: ProblemCode.LICENSE_SUSPENDED,
+    CloseReason.LICENSE_REVOKED: ProblemCode.LICENSE_REVOKED,
+    CloseReason.LICENSE_EXPIRED: ProblemCode.LICENSE_EXPIRED,
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Granted:
+    lease: Lease
+    # None on heartbeats, which do not count seats so that they touch one record only.
+    seats_used: int | None
+    renewed: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class Denied:
+    error: LicenseError
+    license_id: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Released:
+    lease: Lease
+    already_closed: bool
+
+
+def license_problem(license: License, now: datetime) -> LicenseError | None:
+    """Return why `license` cannot hold seats at `now`, or None if it can."""
+    # Revocation is final, so it is reported before a suspension or an expiry.
+    if license.status is LicenseStatus.REVOKED:
+        return LicenseError(ProblemCode.LICENSE_REVOKED, "This license has been revoked.")
+    if license.status is LicenseStatus.SUSPENDED:
+        return LicenseError(
+            ProblemCode.LICENSE_SUSPENDED,
+            "This license is suspended; contact the vendor to reinstate it.",
+        )
+    if license.is_expired(now):
+        assert license.expires_at is not None
+        return LicenseError(
+            ProblemCode.LICENSE_EXPIRED,
+            f"This license expired at {license.expires_at.isoformat()}.",
+        )
+    return None
+
+
+def _lease_expiry(
+    now: datetime, lifetime_seconds: int, license_expires_at: datetime | None
+) -> datetime:
+    expiry = now + timedelta(seconds=lifetime_seconds)
+    if license_expires_at is not None:
+        expiry = min(expiry, license_expires_at)
+    return expiry
+
+
+def close_lease(tx: SeatTransaction, lease: Lease, now: datetime, reason: CloseReason) -> Lease:
+    """Close an open lease. Every path that frees a seat goes through here."""
+    closed = lease.closed(now, reason)
+    tx.update_lease(closed)
+    return closed
+
+
+def reclaim_expired(tx: SeatTransaction, license_id: str, now: datetime) -> int:
+    """Close the open leases of a license whose lifetime ran out; return how many."""
+    expired = tx.expired_open_leases(license_id, now, RECLAIM_BATCH_LIMIT)
+    for lease in expired:
+        close_lease(tx, lease, now, CloseReason.EXPIRED)
+    return len(expired)
+
+
+def acquire(
+    tx: SeatTransaction,
+    hasher: KeyHasher,
+    now: datetime,
+    key_hash: str,
+    hardware_id: str,
+    user_email: str,
+) -> Granted | Denied:
+    """Grant a seat, or return the live lease that already holds this seat identity.
+
+    Safe to retry: the seat identity is looked up first, so a repeated acquire finds the
+    lease that a previous attempt created instead of taking a second seat.
+    """
+    license = tx.license_by_key_hash(key_hash)
+    if license is None:
+        return Denied(
+            LicenseError(ProblemCode.LICENSE_NOT_FOUND, "No license matches this license key.")
+        )
+    problem = license_problem(license, now)
+    if problem is not None:
+        return Denied(problem, license.id)
+
+    seat_key = hasher.seat_key(license.id, license.seat_scope, hardware_id, user_email)
+    existing = tx.open_lease_for_seat(license.id, seat_key)
+    if existing is not None and existing.is_live(now):
+        # Under a per-user seat scope the same user may come back from another device; the
+        # seat moves with them, and the previous device's heartbeats stop matching.
+        renewed = dataclasses.replace(
+            existing,
+            hardware_id=hardware_id,
+            last_heartbeat_at=now,
+            expires_at=_lease_expiry(now, license.lease_lifetime_seconds, license.expires_at),
+        )
+        tx.update_lease(renewed)
+        return Granted(renewed, tx.count_open_leases(license.id), renewed=True)
+    if existing is not None:
+        close_lease(tx, existing, now, CloseReason.EXPIRED)
+
+    seats_used = tx.count_open_leases(license.id)
+    if seats_used >= license.seats:
+        seats_used -= reclaim_expired(tx, license.id, now)
+    if seats_used >= license.seats:
+        return Denied(NoSeatAvailable(seats_used, license.seats), license.id)
+
+    lease = Lease(
+        id=generate_id("lease"),
+        license_id=license.id,
+        license_key_hash=license.key_hash,
+        product_slug=license.product_slug,
+        seats_total=license.seats,
+        seat_key=seat_key,
+        hardware_id=hardware_id,
+        user_email=user_email,
+        heartbeat_interval_seconds=license.heartbeat_interval_seconds,
+        lease_lifetime_seconds=license.lease_lifetime_seconds,
+        license_expires_at=license.expires_at,
+        acquired_at=now,
+        last_heartbeat_at=now,
+        expires_at=_lease_expiry(now, license.lease_lifetime_seconds, license.expires_at),
+    )
+    tx.insert_lease(lease)
+    return Granted(lease, seats_used + 1, renewed=False)
+
+
+def _owned_lease(
+    tx: SeatTransaction, lease_id: str, key_hash: str, hardware_id: str
+) -> Lease | LicenseError:
+    lease = tx.lease(lease_id)
+    if lease is None:
+        return LicenseError(ProblemCode.LEASE_NOT_FOUND, f"No lease has the id {lease_id!r}.")
+    # Both checks run whatever the first one found, so the timing does not tell which failed.
+    key_matches = KeyHasher.matches(lease.license_key_hash, key_hash)
+    hardware_matches = KeyHasher.matches(lease.hardware_id, hardware_id)
+    if not (key_matches and hardware_matches):
+        return LicenseError(
+            ProblemCode.LEASE_OWNER_MISMATCH,
+            "The license key or hardware_id does not match the ones this lease was granted to.",
+        )
+    return lease
+
+
+def _closed_lease_problem(lease: Lease) -> LicenseError:
+    assert lease.close_reason is not None
+    code = _CLOSED_LICENSE_CODES.get(lease.close_reason)
+    if code is not None:
+        return LicenseError(code, f"This lease was closed because of {lease.close_reason.value}.")
+    return LicenseError(
+        ProblemCode.LEASE_EXPIRED,
+        f"This lease is no longer held (closed: {lease.close_reason.value}); acquire a new one.",
+    )
+
+
+def heartbeat(
+    tx: SeatTransaction, now: datetime, lease_id: str, key_hash: str, hardware_id: str
+) -> Granted | Denied:
+    """Extend a live lease. A closed or expired lease is never revived.
+
+    Reads and writes the lease record alone, so heartbeats of different clients never
+    touch a shared record.
+    """
+    owned = _owned_lease(tx, lease_id, key_hash, hardware_id)
+    if isinstance(owned, LicenseError):
+        return Denied(owned)
+    lease = owned
+    if not lease.is_open:
+        return Denied(_closed_lease_problem(lease), lease.license_id)
+    if lease.license_expires_at is not None and now >= lease.license_expires_at:
+        closed = close_lease(tx, lease, now, CloseReason.LICENSE_EXPIRED)
+        return Denied(_closed_lease_problem(closed), lease.license_id)
+    if not lease.is_live(now):
+        closed = close_lease(tx, lease, now, CloseReason.EXPIRED)
+        return Denied(_closed_lease_problem(closed), lease.license_id)
+
+    renewed = dataclasses.replace(
+        lease,
+        last_heartbeat_at=now,
+        expires_at=_lease_expiry(now, lease.lease_lifetime_seconds, lease.license_expires_at),
+    )
+    tx.update_lease(renewed)
+    return Granted(renewed, seats_used=None, renewed=True)
+
+
+def release(
+    tx: SeatTransaction, now: datetime, lease_id: str, key_hash: str, hardware_id: str
+) -> Released | Denied:
+    """Close a lease. Releasing a lease that is already closed succeeds and changes nothing."""
+    owned = _owned_lease(tx, lease_id, key_hash, hardware_id)
+    if isinstance(owned, LicenseError):
+        return Denied(owned)
+    lease = owned
+    if not lease.is_open:
+        return Released(lease, already_closed=True)
+    # A lease past its lifetime lost its seat at expiry; recording it as expired keeps the
+    # close reason truthful for usage accounting.
+    reason = CloseReason.RELEASED if lease.is_live(now) else CloseReason.EXPIRED
+    return Released(close_lease(tx, lease, now, reason), already_closed=False)
+
+
+def force_release(tx: SeatTransaction, now: datetime, lease_id: str) -> Released | None:
+    """Close a lease on an operator's request; return None if no lease has that id."""
+    lease = tx.lease(lease_id)
+    if lease is None:
+        return None
+    if not lease.is_open:
+        return Released(lease, already_closed=True)
+    return Released(close_lease(tx, lease, now, CloseReason.FORCE_RELEASED), already_closed=False)
+
+
+_STATUS_CLOSE_REASONS = {
+    LicenseStatus.SUSPENDED: CloseReason.LICENSE_SUSPENDED,
+    LicenseStatus.REVOKED: CloseReason.LICENSE_REVOKED,
+}
+
+
+def set_license_status(
+    tx: SeatTransaction, now: datetime, license_id: str, status: LicenseStatus
+) -> tuple[License, int] | None:
+    """Change a license's status; suspending or revoking closes its open leases.
+
+    Returns the updated license and the number of leases closed, or None if no license has
+    that id. Closing the leases here is what makes a suspension take effect at the next
+    heartbeat without the heartbeat reading the license.
+    """
+    license = tx.license(license_id)
+    if license is None:
+        return None
+    tx.set_license_status(license_id, status)
+    closed = 0
+    reason = _STATUS_CLOSE_REASONS.get(status)
+    if reason is not None:
+        for lease in tx.open_leases(license_id):
+            close_lease(tx, lease, now, reason)
+            closed += 1
+    return dataclasses.replace(license, status=status), closed

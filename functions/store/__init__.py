@@ -1,0 +1,79 @@
+"""Seat store interface.
+
+A store runs a caller's function inside one transaction: the function reads, decides and
+writes through a `SeatTransaction`, and the store retries the whole function when the
+transaction conflicts with a concurrent one. The seat logic lives in `functions.seats`; a
+store only persists records and knows nothing about HTTP.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Protocol, TypeVar
+
+from functions.models import Lease, License, LicenseStatus, Policy, Product
+
+T = TypeVar("T")
+
+
+class SeatTransaction(Protocol):
+    """Reads and writes of one transaction. Writes become visible only when it commits."""
+
+    def license_by_key_hash(self, key_hash: str) -> License | None: ...
+
+    def license(self, license_id: str) -> License | None: ...
+
+    def lease(self, lease_id: str) -> Lease | None: ...
+
+    def open_lease_for_seat(self, license_id: str, seat_key: str) -> Lease | None:
+        """Return the open (not closed) lease holding `seat_key`, live or expired."""
+        ...
+
+    def count_open_leases(self, license_id: str) -> int:
+        """Count the leases of a license that are not closed, including expired ones."""
+        ...
+
+    def expired_open_leases(self, license_id: str, now: datetime, limit: int) -> list[Lease]:
+        """Return up to `limit` open leases of a license with `expires_at` at or before `now`."""
+        ...
+
+    def open_leases(self, license_id: str) -> list[Lease]: ...
+
+    def insert_lease(self, lease: Lease) -> None: ...
+
+    def update_lease(self, lease: Lease) -> None: ...
+
+    def set_license_status(self, license_id: str, status: LicenseStatus) -> None: ...
+
+
+class SeatStore(Protocol):
+    def run_transaction(self, work: Callable[[SeatTransaction], T]) -> T:
+        """Run `work` in one transaction, retrying it whole on conflicts.
+
+        `work` must be free of side effects outside the transaction, because it may run
+        more than once. Raises `functions.errors.StoreContention` when attempts run out.
+        """
+        ...
+
+    # Administration: products, policies and licenses change rarely and outside the seat path.
+
+    def create_product(self, product: Product) -> None: ...
+
+    def product_by_slug(self, slug: str) -> Product | None: ...
+
+    def list_products(self) -> Sequence[Product]: ...
+
+    def create_policy(self, policy: Policy) -> None: ...
+
+    def policy_by_name(self, name: str) -> Policy | None: ...
+
+    def list_policies(self) -> Sequence[Policy]: ...
+
+    def create_license(self, license: License) -> None: ...
+
+    def list_licenses(self) -> Sequence[License]: ...
+
+    def list_open_leases(self, license_id: str | None = None) -> Sequence[Lease]: ...
+
+    def close(self) -> None: ...

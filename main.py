@@ -1,0 +1,75 @@
+"""functions-framework entry point.
+
+Cloud Run runs `functions-framework --target=licenses`; every path of the service reaches
+the `licenses` function, which routes it. `python main.py` serves the same function locally
+on 127.0.0.1 with the embedded store and the local signing key.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import sys
+
+import flask
+import functions_framework
+from functions_framework._http import create_server
+from werkzeug.exceptions import HTTPException
+
+from functions import app as app_module
+from functions.admin import Admin, seed_demo
+from functions.http import handle, http_exception_response
+from functions.logs import configure_logging
+
+configure_logging()
+
+
+@functions_framework.http
+def licenses(request: flask.Request) -> flask.Response:
+    return handle(request)
+
+
+def _install_error_handlers(app: flask.Flask) -> None:
+    # functions-framework answers a few paths itself (/favicon.ico, /robots.txt) and Werkzeug
+    # raises on malformed requests; both would otherwise produce HTML.
+    app.register_error_handler(HTTPException, http_exception_response)
+
+
+# functions-framework imports this module inside its Flask application context.
+if flask.has_app_context():
+    _install_error_handlers(flask.current_app)
+
+
+def _print_demo_banner(host: str, port: int) -> None:
+    service = app_module.service()
+    created = seed_demo(Admin(service.store, service.hasher, service.clock))
+    # The server process forks its workers; each builds its own service and connections.
+    app_module.reset_service()
+    if created is None:
+        return
+    body = json.dumps(
+        {"license_key": created.key, "hardware_id": "demo-hw", "user_email": "demo@example.com"}
+    )
+    print(
+        "Created the demo product and a 2-seat license. Its key is shown only now:\n"
+        f"  {created.key}\n"
+        "Acquire a seat with:\n"
+        f"  curl -X POST http://{host}:{port}/api/v1/licenses/acquire "
+        f"-H 'Content-Type: application/json' -d {shlex.quote(body)}\n",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def serve() -> None:
+    host = os.environ.get("HOST", "127.0.0.1")
+    port = int(os.environ.get("PORT", "8080"))
+    _print_demo_banner(host, port)
+    app = functions_framework.create_app(target="licenses", source=__file__)
+    print(f"Serving the license API on http://{host}:{port}", file=sys.stderr, flush=True)
+    create_server(app, debug=False).run(host, port)
+
+
+if __name__ == "__main__":
+    serve()
