@@ -9,6 +9,9 @@ from typing import Protocol
 from functions.files import read_or_create_private_file
 
 KEY_HASH_SECRET = "license-key-hmac"  # noqa: S105 (a secret name, not a value)
+# Every server secret the service reads; the infrastructure app creates one Secret Manager
+# secret (without a value) per name.
+SERVER_SECRETS = (KEY_HASH_SECRET,)
 _LOCAL_SECRET_BYTES = 32
 
 
