@@ -67,6 +67,8 @@ class SecretFaults:
     status: grpc.StatusCode | None = None
     wrong_crc32c: bool = False
     missing_crc32c: bool = False
+    # Reply with the version name of another secret.
+    wrong_name: bool = False
 
 
 @dataclasses.dataclass
@@ -247,8 +249,9 @@ class FakeGoogleCloud:
         payload = secretmanager_v1.SecretPayload(data=data)
         if not faults.missing_crc32c:
             payload.data_crc32c = crc32c(data) ^ (1 if faults.wrong_crc32c else 0)
+        reply_secret = "other-secret" if faults.wrong_name else secret
         return secretmanager_v1.AccessSecretVersionResponse(
-            name=f"{prefix}{secret}/versions/3", payload=payload
+            name=f"{prefix}{reply_secret}/versions/3", payload=payload
         )
 
     def _count(self, method: str) -> None:

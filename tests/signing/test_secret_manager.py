@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import grpc
 import pytest
 
+from functions import cli
 from functions.secret_manager import SecretManagerSecrets, SecretsUnavailable, secret_manager_client
 from functions.secrets import KEY_HASH_SECRET, SERVER_SECRETS
+from tests.signing.conftest import cloud_env
 from tests.signing.fake_gcp import PROJECT, FakeGoogleCloud
 
 
@@ -29,8 +32,8 @@ def test_unknown_secret_name_raises(fake_gcp: FakeGoogleCloud) -> None:
         source.secret("no-such-secret")
 
 
-@pytest.mark.parametrize("fault", ["wrong_crc32c", "missing_crc32c"])
-def test_payload_crc32c_failure_rejected(
+@pytest.mark.parametrize("fault", ["wrong_crc32c", "missing_crc32c", "wrong_name"])
+def test_integrity_failure_rejected(
     fake_gcp: FakeGoogleCloud, fault: str, service_logs: list[logging.LogRecord]
 ) -> None:
     setattr(fake_gcp.secret_faults, fault, True)
@@ -41,7 +44,9 @@ def test_payload_crc32c_failure_rejected(
     assert KEY_HASH_SECRET in getattr(rejected[0], "secret", "")
     # The log names the secret, never its value.
     value = fake_gcp.secrets[KEY_HASH_SECRET]
-    assert all(value.hex() not in str(vars(record)) for record in service_logs)
+    logged = " ".join(str(vars(record)) for record in service_logs)
+    assert value.hex() not in logged
+    assert repr(value) not in logged
 
 
 @pytest.mark.parametrize(
@@ -63,3 +68,27 @@ def test_missing_secret_unavailable(fake_gcp: FakeGoogleCloud) -> None:
     del fake_gcp.secrets[KEY_HASH_SECRET]
     with pytest.raises(SecretsUnavailable):
         open_secrets(fake_gcp)
+
+
+def test_admin_cli_needs_no_signer(
+    fake_gcp: FakeGoogleCloud, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in cloud_env(fake_gcp, data_dir).items():
+        monkeypatch.setenv(name, value)
+    assert cli.main(["products", "create", "cad-suite"]) == 0
+    assert fake_gcp.calls["AccessSecretVersion"] == len(SERVER_SECRETS)
+    assert fake_gcp.calls["ListCryptoKeyVersions"] == 0
+    assert fake_gcp.calls["AsymmetricSign"] == 0
+
+
+def test_admin_cli_reports_unavailable_secrets(
+    fake_gcp: FakeGoogleCloud,
+    data_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for name, value in cloud_env(fake_gcp, data_dir).items():
+        monkeypatch.setenv(name, value)
+    fake_gcp.secret_faults.status = grpc.StatusCode.UNAVAILABLE
+    assert cli.main(["products", "list"]) == 1
+    assert "Server secrets are temporarily unavailable" in capsys.readouterr().err
