@@ -85,7 +85,7 @@ def _positive_int(env: Mapping[str, str], name: str) -> int | None:
 
 @dataclasses.dataclass(frozen=True)
 class KmsSettings:
-    """Where the Cloud KMS signer finds its key (`LICENSE_KMS_*` variables)."""
+    """Settings of the Cloud KMS signer (`LICENSE_KMS_*` variables)."""
 
     crypto_key: str
     # Version number to sign with; None signs with the newest enabled version at start.

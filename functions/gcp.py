@@ -11,8 +11,8 @@ RETRY_AFTER_SECONDS = 5
 # Deadline of one attempt of any call.
 CALL_TIMEOUT_SECONDS = 5.0
 # UNAVAILABLE is retried for at most 1 s in total, so a client waits a little and then gets
-# 503 with Retry-After rather than hanging. RESOURCE_EXHAUSTED is not retried here: a quota
-# needs the longer back-off that Retry-After asks the client for.
+# 503 with Retry-After rather than hanging. RESOURCE_EXHAUSTED is not retried here, because a
+# quota needs the longer back-off that Retry-After requests from the client.
 TRANSIENT_RETRY = retries.Retry(
     predicate=retries.if_exception_type(core_exceptions.ServiceUnavailable),
     initial=0.1,

@@ -46,8 +46,8 @@ class SecretsUnavailable(ServiceUnavailable):
 def secret_manager_client(endpoint: str | None) -> secretmanager_v1.SecretManagerServiceClient:
     """Build a client: the Google API by default, or a local test server at `endpoint`.
 
-    A local endpoint is reached over an insecure channel with no credentials; configuration
-    only accepts loopback addresses for it.
+    A local endpoint is reached over an insecure channel with no credentials, so configuration
+    accepts only loopback addresses for it.
     """
     if endpoint is None:
         return secretmanager_v1.SecretManagerServiceClient()
@@ -56,7 +56,7 @@ def secret_manager_client(endpoint: str | None) -> secretmanager_v1.SecretManage
 
 
 class SecretManagerSecrets:
-    """The server secrets of one project, read at construction; `secret` makes no API call."""
+    """Server secrets of one project, read at construction. `secret` makes no API call."""
 
     def __init__(
         self,

@@ -3,8 +3,8 @@
 Each AsymmetricSign call is checked with the CRC32C fields in both directions, and the
 returned signature is verified against the version's public key before it is used, so a
 damaged or misrouted signature never reaches a client. Public keys are fetched once per key
-version, when the instance starts or when a JWKS refresh finds a new version; the token path
-makes one AsymmetricSign call and nothing else.
+version: when the instance starts, or when a JWKS refresh finds a new version. Issuing a
+token makes one AsymmetricSign call and no other KMS call.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 _P256_SHA256 = kms_v1.CryptoKeyVersion.CryptoKeyVersionAlgorithm.EC_SIGN_P256_SHA256
 _ENABLED = kms_v1.CryptoKeyVersion.CryptoKeyVersionState.ENABLED
 
-# The JWKS endpoint lists the key versions again at most this often; clients cache the JWKS
+# The JWKS endpoint lists the key versions again at most this often. Clients cache the JWKS
 # for the same 300 s (its Cache-Control max-age).
 KEY_SET_REFRESH_INTERVAL = timedelta(minutes=5)
 
@@ -59,7 +59,7 @@ class KmsKeyError(Exception):
 
 
 class SignerUnavailable(ServiceUnavailable):
-    """Cloud KMS could not produce a checked signature; no token was issued."""
+    """Cloud KMS failed to return a signature that passed the checks, so no token was issued."""
 
     def __init__(self) -> None:
         super().__init__(
@@ -72,8 +72,8 @@ class SignerUnavailable(ServiceUnavailable):
 def kms_client(endpoint: str | None) -> kms_v1.KeyManagementServiceClient:
     """Build a KMS client: the Google API by default, or a local test server at `endpoint`.
 
-    A local endpoint is reached over an insecure channel with no credentials; configuration
-    only accepts loopback addresses for it.
+    A local endpoint is reached over an insecure channel with no credentials, so configuration
+    accepts only loopback addresses for it.
     """
     if endpoint is None:
         return kms_v1.KeyManagementServiceClient()
@@ -86,12 +86,12 @@ class _VersionKey:
     public_key: ec.EllipticCurvePublicKey
     jwk: dict[str, str]
     number: int
-    # When this instance first saw the version no longer ENABLED; None while it is enabled.
+    # Time this instance first found the version no longer ENABLED, or None while it is enabled.
     retired_at: datetime | None = None
 
 
 class KmsSigner:
-    """Signs with one KMS key version, chosen at start; publishes every version still in use."""
+    """Signer that uses one KMS key version, chosen at start, and publishes every live version."""
 
     def __init__(
         self,
@@ -203,7 +203,7 @@ class KmsSigner:
         except (core_exceptions.GoogleAPIError, KmsIntegrityError) as error:
             # The cached key set stays valid, so the JWKS is still served from it.
             log.warning(
-                "refreshing the KMS key set failed; serving the cached keys",
+                "refreshing the KMS key set failed, serving the cached keys",
                 extra={"crypto_key": self._crypto_key, "error": str(error)},
             )
 
@@ -229,7 +229,7 @@ class KmsSigner:
             )
         if not usable:
             raise KmsKeyError(
-                f"{self._crypto_key} has no enabled EC_SIGN_P256_SHA256 version; create one."
+                f"{self._crypto_key} has no enabled EC_SIGN_P256_SHA256 version. Create one."
             )
         newest = max(usable, key=lambda v: _version_number(v.name))
         return str(newest.name)
@@ -246,13 +246,16 @@ class KmsSigner:
                 self._keys[name] = self._fetch_public_key(name)
             else:
                 known.retired_at = None
+        # NOTE: only versions this instance saw enabled can be retired here. An instance started
+        # after a version was disabled never publishes it, because public keys are fetched for
+        # enabled versions only. The rotation procedure in docs/signing.md allows for that.
         for name, key in self._keys.items():
             if name not in enabled and key.retired_at is None:
                 key.retired_at = now
                 log.info("KMS key version retired", extra={"key_version": name})
 
     def _drop_expired(self, now: datetime) -> None:
-        # A retired version can have signed tokens until it was retired; the longest of them
+        # A retired version may have signed tokens until it was retired, and the longest of them
         # expires one maximum lease lifetime later. The signing version is never dropped.
         expired = [
             name
