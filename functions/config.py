@@ -33,6 +33,8 @@ class SecretsKind(enum.StrEnum):
 _CRYPTO_KEY_NAME = re.compile(r"projects/[^/]+/locations/[^/]+/keyRings/[^/]+/cryptoKeys/[^/]+")
 # Retired signing keys stay in the JWKS this long by default: one day, well above the default
 # lease lifetime of 180 s, so that a license configured with longer leases is still covered.
+# NOTE: license creation does not enforce this bound, so a license with leases longer than
+# LICENSE_MAX_LEASE_LIFETIME_SECONDS gets tokens that can outlive a retired key in the JWKS.
 DEFAULT_MAX_LEASE_LIFETIME_SECONDS = 86_400
 
 

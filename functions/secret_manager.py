@@ -98,6 +98,9 @@ def _checked_payload(secret: str, response: secretmanager_v1.AccessSecretVersion
     if not response.name.startswith(secret + "/versions/"):
         raise SecretIntegrityError(f"The reply names {response.name!r}.")
     payload = response.payload
+    # Secret Manager stores a CRC32C with every version and generates one when AddSecretVersion
+    # sent none (SecretPayload in google-cloud-secret-manager 2.32.0), so a reply without it is
+    # rejected.
     if "data_crc32c" not in payload:
         raise SecretIntegrityError("The reply has no payload CRC32C.")
     if payload.data_crc32c != crc32c(payload.data):
