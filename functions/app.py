@@ -6,9 +6,9 @@ import threading
 
 from functions.admin import Admin
 from functions.clock import SystemClock
-from functions.config import ConfigError, Settings, SignerKind, StoreKind
+from functions.config import ConfigError, SecretsKind, Settings, SignerKind, StoreKind
 from functions.identity import KeyHasher
-from functions.secrets import KEY_HASH_SECRET, LocalSecrets
+from functions.secrets import KEY_HASH_SECRET, LocalSecrets, SecretSource
 from functions.service import LicenseService
 from functions.signing import Signer
 from functions.signing.local import LocalSigner
@@ -25,18 +25,38 @@ def open_store(settings: Settings) -> SeatStore:
 def open_signer(settings: Settings) -> Signer:
     if settings.signer is SignerKind.LOCAL:
         return LocalSigner(settings.data_dir)
-    raise ConfigError(f"LICENSE_SIGNER={settings.signer.value} is not available in this build.")
+    if settings.kms is None:
+        raise ConfigError("LICENSE_SIGNER=kms needs LICENSE_KMS_KEY, the crypto key to sign with.")
+    # Imported here so that local runs and the admin CLI never load the KMS client library.
+    from functions.signing.kms import open_kms_signer
+
+    return open_kms_signer(settings.kms, SystemClock())
+
+
+def open_secrets(settings: Settings) -> SecretSource:
+    if settings.secrets is SecretsKind.LOCAL:
+        return LocalSecrets(settings.data_dir)
+    if settings.google_cloud_project is None:
+        raise ConfigError("LICENSE_SECRETS=secret-manager needs GOOGLE_CLOUD_PROJECT.")
+    from functions.secret_manager import SecretManagerSecrets, secret_manager_client
+
+    client = secret_manager_client(settings.secret_manager_endpoint)
+    return SecretManagerSecrets(client, settings.google_cloud_project)
 
 
 def open_hasher(settings: Settings) -> KeyHasher:
-    return KeyHasher(LocalSecrets(settings.data_dir).secret(KEY_HASH_SECRET))
+    return KeyHasher(open_secrets(settings).secret(KEY_HASH_SECRET))
 
 
 def build_service(settings: Settings) -> LicenseService:
+    # Signer and secrets come first: they can fail while KMS or Secret Manager is unavailable,
+    # and then no store connection is left open.
+    signer = open_signer(settings)
+    hasher = open_hasher(settings)
     return LicenseService(
         store=open_store(settings),
-        signer=open_signer(settings),
-        hasher=open_hasher(settings),
+        signer=signer,
+        hasher=hasher,
         clock=SystemClock(),
         issuer=settings.issuer,
     )

@@ -22,6 +22,7 @@ from functions.admin import (
     SeatTerms,
 )
 from functions.config import ConfigError, Settings
+from functions.errors import ServiceUnavailable
 from functions.models import Lease, License, LicenseStatus, SeatScope
 
 
@@ -306,6 +307,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return result
     except (AdminError, ConfigError) as error:
         print(f"error: {error}", file=sys.stderr)
+        return 1
+    except ServiceUnavailable as error:
+        # Secret Manager could not be read; the logged line names the secret and the status.
+        print(f"error: {error.detail}", file=sys.stderr)
         return 1
 
 
