@@ -284,6 +284,8 @@ def _dispatch(
     method = "GET" if request.method == "HEAD" else request.method
     if method == "OPTIONS":
         response = flask.Response(status=204)
+        # A 204 has no body, so it gets no Content-Type (Flask would label it text/html).
+        del response.headers["Content-Type"]
         response.headers["Allow"] = _allowed_methods(methods)
         return response
     handler = methods.get(method)

@@ -21,8 +21,12 @@ from flask.testing import FlaskClient
 
 from functions import app as app_module
 from functions.admin import Admin, CreatedLicense, SeatTerms
+from functions.clock import SystemClock
+from functions.identity import KeyHasher
 from functions.models import SeatScope
+from functions.secrets import KEY_HASH_SECRET, LocalSecrets
 from functions.service import LicenseService
+from functions.store.sqlite import SqliteSeatStore
 from tests.conftest import ISSUER, REPO_ROOT, free_port
 
 ACQUIRE = "/api/v1/licenses/acquire"
@@ -104,6 +108,21 @@ def new_license(admin: Admin) -> LicenseFactory:
         return admin.create_license(PRODUCT, "customer-1", terms, expires_at=expires_at)
 
     return create
+
+
+def create_license_in(
+    data_dir: Path, seats: int, scope: SeatScope = SeatScope.DEVICE_AND_USER
+) -> CreatedLicense:
+    """Create a `demo` license in the store of another process, such as a server's."""
+    store = SqliteSeatStore(data_dir)
+    try:
+        hasher = KeyHasher(LocalSecrets(data_dir).secret(KEY_HASH_SECRET))
+        admin = Admin(store, hasher, SystemClock())
+        if store.product_by_slug(PRODUCT) is None:
+            admin.create_product(PRODUCT)
+        return admin.create_license(PRODUCT, "customer-1", SeatTerms(seats, seat_scope=scope))
+    finally:
+        store.close()
 
 
 @pytest.fixture(scope="session")
