@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -87,6 +88,17 @@ def lease_body(lease_id: str, key: str, hardware_id: str = "hw-1") -> dict[str, 
     return {"lease_id": lease_id, "license_key": key, "hardware_id": hardware_id}
 
 
+def require_tool(name: str) -> str:
+    """Return the path of a command-line tool; skip without it, but fail when CI=true."""
+    path = shutil.which(name)
+    if path is None:
+        message = f"{name} is not installed; install it (Debian package {name}) to run this test."
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
 LicenseFactory = Callable[..., CreatedLicense]
 
 
@@ -128,7 +140,7 @@ def create_license_in(
 @pytest.fixture(scope="session")
 def flask_app() -> flask.Flask:
     """The functions-framework application of `main.py`, as Cloud Run serves it."""
-    app: flask.Flask = functions_framework.create_app(
+    app: flask.Flask = functions_framework.create_app(  # type: ignore[no-untyped-call]
         target="licenses", source=str(REPO_ROOT / "main.py")
     )
     return app

@@ -48,9 +48,7 @@ def run_race(worker: Callable[..., None], target: str, specs: list[RaceSpec]) ->
 
 
 def distinct_specs(key: str) -> list[RaceSpec]:
-    return [
-        RaceSpec(key, f"p{index}", ACQUIRES_PER_PROCESS, THREADS) for index in range(PROCESSES)
-    ]
+    return [RaceSpec(key, f"p{index}", ACQUIRES_PER_PROCESS, THREADS) for index in range(PROCESSES)]
 
 
 def granted_ids(outcomes: list[str]) -> list[str]:

@@ -16,9 +16,7 @@ def data_folder_bytes(data_dir: Path) -> bytes:
     return b"".join(path.read_bytes() for path in sorted(data_dir.iterdir()) if path.is_file())
 
 
-def test_raw_key_absent(
-    client: FlaskClient, new_license: LicenseFactory, data_dir: Path
-) -> None:
+def test_raw_key_absent(client: FlaskClient, new_license: LicenseFactory, data_dir: Path) -> None:
     created = new_license()
     assert client.post(ACQUIRE, json=acquire_body(created.key)).status_code == 200
 

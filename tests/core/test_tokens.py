@@ -38,6 +38,10 @@ def b64url_decode(segment: str) -> bytes:
     return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
 
 
+def key_set(jwks: dict[str, Any]) -> KeySet:
+    return KeySet.import_key_set(jwks)  # type: ignore[arg-type]
+
+
 def timestamp(value: str) -> int:
     return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp())
 
@@ -80,7 +84,7 @@ class TestJwks:
 
     def test_kid_is_thumbprint(self, jwks: dict[str, Any]) -> None:
         [key] = jwks["keys"]
-        thumbprint = KeySet.import_key_set({"keys": [key]}).keys[0].thumbprint()
+        thumbprint = key_set({"keys": [key]}).keys[0].thumbprint()
         assert key["kid"] == thumbprint
 
     def test_cacheable(self, live_server: LiveServer) -> None:
@@ -117,7 +121,7 @@ class TestSignature:
         assert claims["jti"] == grant["lease_id"]
 
     def test_joserfc_verifies(self, grant: dict[str, Any], jwks: dict[str, Any]) -> None:
-        token = jose_jwt.decode(grant["token"], KeySet.import_key_set(jwks), algorithms=["ES256"])
+        token = jose_jwt.decode(grant["token"], key_set(jwks), algorithms=["ES256"])
         registry = jose_jwt.JWTClaimsRegistry(
             iss={"essential": True, "value": ISSUER},
             aud={"essential": True, "value": PRODUCT},
@@ -137,7 +141,7 @@ class TestSignature:
         forged = f"{header}.{forged_payload}.{signature}"
 
         with pytest.raises(BadSignatureError):
-            jose_jwt.decode(forged, KeySet.import_key_set(jwks), algorithms=["ES256"])
+            jose_jwt.decode(forged, key_set(jwks), algorithms=["ES256"])
 
     def test_heartbeat_token_verifies(
         self,
@@ -153,7 +157,7 @@ class TestSignature:
         )
         body = response.json()
 
-        token = jose_jwt.decode(body["token"], KeySet.import_key_set(jwks), algorithms=["ES256"])
+        token = jose_jwt.decode(body["token"], key_set(jwks), algorithms=["ES256"])
 
         assert token.claims["jti"] == grant["lease_id"]
         assert token.claims["exp"] == timestamp(body["expires_at"])
@@ -228,5 +232,5 @@ class TestSigningKey:
         second_jwks = requests.get(second.url + JWKS, timeout=5).json()
 
         assert second_jwks["keys"][0]["kid"] == first_jwks["keys"][0]["kid"]
-        decoded = jose_jwt.decode(token, KeySet.import_key_set(second_jwks), algorithms=["ES256"])
+        decoded = jose_jwt.decode(token, key_set(second_jwks), algorithms=["ES256"])
         assert decoded.claims["sub"] == created.license.id
