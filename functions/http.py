@@ -129,6 +129,11 @@ def _parse_json(body: bytes) -> Any:
         raise _BodyRejected(
             ProblemCode.INVALID_JSON, "The request body is not valid UTF-8."
         ) from None
+    except RecursionError:
+        # A few kilobytes of "[" nest deeper than the decoder's recursion limit.
+        raise _BodyRejected(
+            ProblemCode.INVALID_JSON, "The request body nests JSON arrays or objects too deeply."
+        ) from None
     except ValueError as error:
         position = (
             f" at line {error.lineno}, column {error.colno}"

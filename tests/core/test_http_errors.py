@@ -116,6 +116,16 @@ class TestBody:
         assert_problem(response, 400, "invalid_json")
         assert_no_html_or_traceback(response)
 
+    @pytest.mark.parametrize(
+        "data", [b"[" * 8000 + b"]" * 8000, b'{"a":' * 2000 + b"1" + b"}" * 2000]
+    )
+    def test_deep_nesting(self, client: FlaskClient, path: str, data: bytes) -> None:
+        assert len(data) <= MAX_BODY
+
+        response = post_raw(client, path, data, "application/json")
+
+        assert_problem(response, 400, "invalid_json")
+
     @pytest.mark.parametrize("data", [b"[]", b"null", b'"text"', b"42", b"true"])
     def test_not_an_object(self, client: FlaskClient, path: str, data: bytes) -> None:
         response = post_raw(client, path, data, "application/json")
@@ -169,6 +179,10 @@ INVALID_FIELDS = [
     ("user_email", "a b@example.com", ACQUIRE),
     ("user_email", "u" * 250 + "@example.com", ACQUIRE),
     ("user_email", 1.5, ACQUIRE),
+    ("license_key", "lk_\ud800", ACQUIRE),
+    ("hardware_id", "hw-\udfff", ACQUIRE),
+    ("user_email", "u\ud800@example.com", ACQUIRE),
+    ("lease_id", "lease_\ud800", RELEASE),
     ("lease_id", "", HEARTBEAT),
     ("lease_id", "  ", HEARTBEAT),
     ("lease_id", "l" * 129, HEARTBEAT),
