@@ -194,6 +194,7 @@ def start_server_process(
         "THREADS": "8",
         **(extra_env or {}),
     }
+
     log_dir.mkdir(parents=True, exist_ok=True)
     stdout_path = log_dir / "stdout.log"
     stderr_path = log_dir / "stderr.log"
@@ -204,6 +205,7 @@ def start_server_process(
     server = ServerProcess(
         f"http://127.0.0.1:{port}", port, data_dir, process, stdout_path, stderr_path
     )
+
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:

@@ -7,21 +7,27 @@ Most cases run on the functions-framework application through a Flask test clien
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import flask
 import pytest
 import requests
 from flask.testing import FlaskClient
 
+from functions import app as app_module
 from functions.admin import CreatedLicense
 from functions.service import LicenseService
+from functions.store import sqlite as sqlite_store
 from tests.conftest import LiveServer
 from tests.core.conftest import (
     ACQUIRE,
     HEARTBEAT,
     JWKS,
     RELEASE,
+    LicenseFactory,
     acquire_body,
     assert_no_html_or_traceback,
     assert_problem,
@@ -310,6 +316,34 @@ class TestFault:
         assert_problem(response, 500, "internal_error")
         assert "disk I/O" not in response.get_data(as_text=True)
         assert_no_html_or_traceback(response)
+
+    def test_lock_contention(
+        self,
+        flask_app: flask.Flask,
+        service: LicenseService,
+        data_dir: Path,
+        new_license: LicenseFactory,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        created = new_license()
+        monkeypatch.setattr(sqlite_store, "_BUSY_TIMEOUT_MS", 20)
+        store = sqlite_store.SqliteSeatStore(data_dir, max_attempts=2)
+        contended = LicenseService(
+            store, service.signer, service.hasher, service.clock, service.issuer
+        )
+        monkeypatch.setattr(app_module, "_service", contended)
+        # Another connection holds the write lock for the whole request.
+        blocker = sqlite3.connect(store.path, isolation_level=None)
+        blocker.execute("BEGIN IMMEDIATE")
+        try:
+            response = flask_app.test_client().post(ACQUIRE, json=acquire_body(created.key))
+        finally:
+            blocker.execute("ROLLBACK")
+            blocker.close()
+            store.close()
+
+        assert_problem(response, 503, "contention")
+        assert response.headers["Retry-After"] == "1"
 
 
 def chunks(data: bytes, size: int = 1024) -> Iterator[bytes]:

@@ -1,7 +1,7 @@
 """Structured logs of a real server process: JSON lines, trace ids, and no secrets.
 
-One server serves a fixed sequence of requests (grants, heartbeats, releases and failures,
-some carrying an `X-Cloud-Trace-Context` header) and is stopped; the tests read its output.
+One server handles a fixed sequence of grants, heartbeats, releases and failures, some with
+an `X-Cloud-Trace-Context` header. The tests read its output after it stops.
 """
 
 from __future__ import annotations

@@ -187,7 +187,7 @@ class TestClaims:
     def test_exp_is_lease_expiry(self, claims: dict[str, Any], grant: dict[str, Any]) -> None:
         assert claims["exp"] == timestamp(grant["expires_at"])
 
-    def test_iat_nbf_before_exp(self, claims: dict[str, Any]) -> None:
+    def test_iat_nbf_lifetime(self, claims: dict[str, Any]) -> None:
         assert claims["iat"] == claims["nbf"]
         assert claims["exp"] - claims["iat"] in range(179, 181)
 
