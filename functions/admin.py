@@ -55,6 +55,9 @@ class Admin:
         self.clock = clock
 
     def create_product(self, slug: str, name: str | None = None) -> Product:
+        # The slug becomes the token audience, so an empty one would issue unusable tokens.
+        if not slug.strip():
+            raise AdminError("The product slug must not be empty; give a short name like demo.")
         if self.store.product_by_slug(slug) is not None:
             raise AdminError(f"A product with slug {slug!r} already exists.")
         product = Product(generate_id("prod"), slug, name or slug, self.clock.now())

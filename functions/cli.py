@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sqlite3
 import sys
 from collections.abc import Sequence
 from datetime import datetime
@@ -161,6 +162,11 @@ def _cmd_policies_list(admin: Admin, args: argparse.Namespace) -> int:
     return 0
 
 
+def _given(value: int | None, default: int) -> int:
+    # Only an absent option falls back; an explicit 0 must reach SeatTerms and be rejected.
+    return default if value is None else value
+
+
 def _license_terms(admin: Admin, args: argparse.Namespace) -> tuple[SeatTerms, str | None]:
     """Combine a named policy's terms with any explicit overrides from the command line."""
     if args.policy is None:
@@ -169,9 +175,10 @@ def _license_terms(admin: Admin, args: argparse.Namespace) -> tuple[SeatTerms, s
         return (
             SeatTerms(
                 seats=args.seats,
-                heartbeat_interval_seconds=args.heartbeat_interval
-                or DEFAULT_HEARTBEAT_INTERVAL_SECONDS,
-                lease_lifetime_seconds=args.lease_lifetime or DEFAULT_LEASE_LIFETIME_SECONDS,
+                heartbeat_interval_seconds=_given(
+                    args.heartbeat_interval, DEFAULT_HEARTBEAT_INTERVAL_SECONDS
+                ),
+                lease_lifetime_seconds=_given(args.lease_lifetime, DEFAULT_LEASE_LIFETIME_SECONDS),
                 seat_scope=SeatScope(args.seat_scope or SeatScope.DEVICE_AND_USER.value),
             ),
             None,
@@ -181,9 +188,11 @@ def _license_terms(admin: Admin, args: argparse.Namespace) -> tuple[SeatTerms, s
         raise AdminError(f"No policy is named {args.policy!r}; list them with `policies list`.")
     return (
         SeatTerms(
-            seats=args.seats or policy.seats,
-            heartbeat_interval_seconds=args.heartbeat_interval or policy.heartbeat_interval_seconds,
-            lease_lifetime_seconds=args.lease_lifetime or policy.lease_lifetime_seconds,
+            seats=_given(args.seats, policy.seats),
+            heartbeat_interval_seconds=_given(
+                args.heartbeat_interval, policy.heartbeat_interval_seconds
+            ),
+            lease_lifetime_seconds=_given(args.lease_lifetime, policy.lease_lifetime_seconds),
             seat_scope=SeatScope(args.seat_scope) if args.seat_scope else policy.seat_scope,
         ),
         policy.id,
@@ -299,7 +308,16 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        admin = app_module.build_admin(Settings.from_env())
+        settings = Settings.from_env()
+        try:
+            admin = app_module.build_admin(settings)
+        except (OSError, sqlite3.Error) as error:
+            print(
+                f"error: cannot open the store in the data folder {settings.data_dir} "
+                f"(LICENSE_DATA_DIR): {error}",
+                file=sys.stderr,
+            )
+            return 1
         try:
             result: int = args.handler(admin, args)
         finally:

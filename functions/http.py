@@ -129,6 +129,11 @@ def _parse_json(body: bytes) -> Any:
         raise _BodyRejected(
             ProblemCode.INVALID_JSON, "The request body is not valid UTF-8."
         ) from None
+    except RecursionError:
+        # A few kilobytes of "[" nest deeper than the decoder's recursion limit.
+        raise _BodyRejected(
+            ProblemCode.INVALID_JSON, "The request body nests JSON arrays or objects too deeply."
+        ) from None
     except ValueError as error:
         position = (
             f" at line {error.lineno}, column {error.colno}"
@@ -284,6 +289,8 @@ def _dispatch(
     method = "GET" if request.method == "HEAD" else request.method
     if method == "OPTIONS":
         response = flask.Response(status=204)
+        # A 204 has no body, so it gets no Content-Type (Flask would label it text/html).
+        del response.headers["Content-Type"]
         response.headers["Allow"] = _allowed_methods(methods)
         return response
     handler = methods.get(method)
