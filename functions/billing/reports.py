@@ -19,7 +19,6 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
-import math
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from datetime import datetime
@@ -415,8 +414,3 @@ def latest_closed_end(store: SeatStore) -> datetime | None:
     if not periods:
         return None
     return max(Month.parse(period.month) for period in periods).end
-
-
-def pressure_level(seats: int, threshold: Decimal) -> int:
-    """Return the number of seats that counts as pressure: `threshold` of `seats`, rounded up."""
-    return max(1, math.ceil(threshold * seats))
