@@ -64,6 +64,8 @@ class Billing:
         granularity_seconds: int = 1,
         rounding: MoneyRounding = MoneyRounding.HALF_UP,
     ) -> PricePlan:
+        if product is not None and self.store.product_by_slug(product) is None:
+            self.admin.create_product(product)
         return set_price_plan(
             self.store,
             self.clock.now(),
@@ -78,6 +80,12 @@ class Billing:
             granularity_seconds=granularity_seconds,
             rounding=rounding,
         )
+
+    def move_to(self, moment: datetime) -> None:
+        """Advance the clock to `moment`, which must not be in the clock's past."""
+        seconds = (moment - self.clock.now()).total_seconds()
+        assert seconds >= 0, f"{moment} is before the clock's time {self.clock.now()}"
+        self.clock.advance(seconds)
 
     def hold(self, created: CreatedLicense, hardware_id: str, seconds: int) -> str:
         """Acquire a seat and heartbeat on schedule for `seconds`; return the lease id."""
@@ -104,7 +112,7 @@ def open_billing(data_dir: Path, start: datetime) -> Billing:
 
 @pytest.fixture
 def billing(tmp_path: Path) -> Iterator[Billing]:
-    env = open_billing(tmp_path / "data", datetime(2026, 11, 1, 8, 0, tzinfo=UTC))
+    env = open_billing(tmp_path / "data", datetime(2026, 11, 1, tzinfo=UTC))
     yield env
     env.store.close()
 
