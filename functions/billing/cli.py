@@ -175,7 +175,13 @@ def add_billing_commands(groups: Any, command: AddCommand) -> None:
         help="ISO 8601 time the plan starts, e.g. 2026-11-01T00:00:00Z",
     )
     sub.add_argument("--currency", required=True, help="ISO 4217 code, e.g. EUR")
-    sub.add_argument("--price-per-seat-hour", type=_decimal, required=True)
+    sub.add_argument(
+        "--price-per-seat-hour",
+        type=_decimal,
+        required=True,
+        help="price of one seat held for one hour, in --currency (of the committed quantity "
+        "with a commitment)",
+    )
     sub.add_argument(
         "--commitment", choices=[kind.value for kind in CommitmentKind], default="none"
     )
@@ -194,7 +200,7 @@ def add_billing_commands(groups: Any, command: AddCommand) -> None:
         "--granularity-seconds",
         type=int,
         default=1,
-        help="seat time of each invoice line is rounded up to a multiple of this (default 1)",
+        help="seconds to whose multiple each invoice line's seat time is rounded up (default 1)",
     )
     sub.add_argument(
         "--rounding",

@@ -41,7 +41,9 @@ def user_email_sha256(user_email: str) -> str:
 def billable_end(lease: Lease) -> datetime:
     """Return the end of the billable time of a closed lease (see the module docstring)."""
     if lease.released_at is None:
-        raise ValueError(f"Lease {lease.id} is still open; only a closed lease has a billable end.")
+        raise ValueError(
+            f"Lease {lease.id} is still open, and only a closed lease has a billable end."
+        )
     if lease.close_reason is CloseReason.RELEASED:
         return lease.released_at
     end = min(
@@ -80,7 +82,7 @@ class UsageRecord:
     @classmethod
     def for_closed_lease(cls, lease: Lease) -> UsageRecord:
         if lease.released_at is None or lease.close_reason is None:
-            raise ValueError(f"Lease {lease.id} is still open; close it before recording it.")
+            raise ValueError(f"Lease {lease.id} is still open. Close it before recording it.")
         return cls(
             lease_id=lease.id,
             license_id=lease.license_id,
@@ -109,7 +111,7 @@ class DenialEvent:
 
 
 class CommitmentKind(enum.StrEnum):
-    """What a price plan includes for its commitment price."""
+    """Kind of quantity that a price plan includes for its commitment price."""
 
     NONE = "none"
     # A number of seat-hours per calendar month.
@@ -119,7 +121,7 @@ class CommitmentKind(enum.StrEnum):
 
 
 class MoneyRounding(enum.StrEnum):
-    """How an amount is rounded to the currency's minor unit; values name `decimal` modes."""
+    """Rounding mode for amounts in the currency's minor unit. Values name `decimal` modes."""
 
     HALF_UP = "ROUND_HALF_UP"
     HALF_EVEN = "ROUND_HALF_EVEN"
@@ -142,7 +144,7 @@ class PricePlan:
     currency: str
     price_per_seat_hour: Decimal
     commitment: CommitmentKind
-    # Seat-hours per month or seats, depending on `commitment`; zero for no commitment.
+    # Seat-hours per month or seats, depending on `commitment`. Zero without a commitment.
     included_quantity: Decimal
     overage_price_per_seat_hour: Decimal
     # Seat time of one invoice line is rounded up to a whole multiple of this many seconds.

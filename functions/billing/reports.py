@@ -1,6 +1,6 @@
 """Monthly usage reports, closing periods, and adjustments for usage recorded after a close.
 
-A report covers one calendar month in UTC and every customer; filtering by customer happens on
+A report covers one calendar month in UTC and every customer. Filtering by customer happens on
 the finished report, so a customer's figures are the same in a filtered and an unfiltered
 report. Its seat time comes from two sources:
 

@@ -88,7 +88,7 @@ class Billing:
         self.clock.advance(seconds)
 
     def hold(self, created: CreatedLicense, hardware_id: str, seconds: int) -> str:
-        """Acquire a seat and heartbeat on schedule for `seconds`; return the lease id."""
+        """Acquire a seat and heartbeat on schedule for `seconds`, then return the lease id."""
         key = created.key
         lease_id = self.service.acquire(key, hardware_id, f"{hardware_id}@example.com").lease.id
         remaining = seconds
@@ -129,7 +129,7 @@ def _find_chromium() -> str | None:
 def chromium() -> str:
     path = _find_chromium()
     if path is None:
-        message = "Chromium is not installed; install it with `apt-get install -y chromium`."
+        message = "Chromium is not installed. Install it with `apt-get install -y chromium`."
         if os.environ.get("CI") == "true":
             pytest.fail(message)
         pytest.skip(message)

@@ -80,7 +80,7 @@ def test_closed_period_frozen_and_late_usage_adjusted(billing: Billing) -> None:
     assert Decimal(adjustment["seat_seconds"]) == 60
     assert adjustment["amount"] == "0.02"
 
-    # Closing December freezes the adjustment there; January does not repeat it.
+    # Closing December freezes the adjustment there, so January does not repeat it.
     billing.move_to(datetime(2027, 1, 2, tzinfo=UTC))
     close_period(billing.store, DECEMBER, billing.clock.now())
     december = build_report(billing.store, DECEMBER, billing.clock.now())
