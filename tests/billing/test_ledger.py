@@ -5,15 +5,18 @@ from __future__ import annotations
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
 from functions import seats
+from functions.admin import SeatTerms
 from functions.billing.records import UsageRecord
 from functions.errors import LicenseError, ProblemCode
 from functions.identity import hardware_id_sha256
 from functions.models import CloseReason, LicenseStatus
 from functions.store import SeatTransaction
+from functions.store.sqlite import _SCHEMA, DATABASE_FILENAME, SqliteSeatStore
 from tests.billing.conftest import HEARTBEAT_SECONDS, LIFETIME_SECONDS, Billing
 
 # Wide enough to cover every record a test writes.
@@ -178,3 +181,47 @@ def test_denials_recorded_with_reason(billing: Billing) -> None:
     assert [event.code for event in events] == ["no_seat_available", "license_suspended"]
     assert {event.customer for event in events} == {"acme"}
     assert {event.license_id for event in events} == {created.license.id}
+
+
+def test_license_expiry_caps_billable_end(billing: Billing) -> None:
+    billing.admin.create_product("cad")
+    start = billing.clock.now()
+    terms = SeatTerms(
+        seats=1,
+        heartbeat_interval_seconds=HEARTBEAT_SECONDS,
+        lease_lifetime_seconds=LIFETIME_SECONDS,
+    )
+    created = billing.admin.create_license(
+        "cad", "acme", terms, expires_at=start + timedelta(seconds=90)
+    )
+    lease_id = billing.service.acquire(created.key, "hw-1", "one@example.com").lease.id
+    billing.clock.advance(60)
+    billing.service.heartbeat(lease_id, created.key, "hw-1")
+    billing.clock.advance(40)
+    with pytest.raises(LicenseError):
+        billing.service.heartbeat(lease_id, created.key, "hw-1")
+
+    [record] = all_records(billing)
+    assert record.close_reason is CloseReason.LICENSE_EXPIRED
+    assert record.ended_at == start + timedelta(seconds=90)
+
+
+def test_store_adds_customer_column_to_old_file(tmp_path: Path) -> None:
+    old_schema = _SCHEMA.replace(",\n    customer TEXT NOT NULL DEFAULT ''", "")
+    assert (
+        "customer TEXT NOT NULL DEFAULT"
+        not in old_schema.split("CREATE TABLE IF NOT EXISTS leases")[1]
+    )
+    connection = sqlite3.connect(tmp_path / DATABASE_FILENAME)
+    connection.executescript(old_schema)
+    connection.close()
+
+    store = SqliteSeatStore(tmp_path)
+    try:
+        columns = {
+            row["name"]
+            for row in store._connection().execute("PRAGMA table_info(leases)").fetchall()
+        }
+    finally:
+        store.close()
+    assert "customer" in columns
