@@ -43,12 +43,25 @@ _SEATS_COLOUR = "#1f6feb"
 _DENIALS_COLOUR = "#d1242f"
 
 
+# Free-text columns. Spreadsheet programs evaluate a cell that starts with one of
+# _FORMULA_PREFIXES as a formula, so such a value gets a leading apostrophe.
+_TEXT_COLUMNS = frozenset({"customer", "license_id", "product", "plan_id"})
+_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _spreadsheet_safe(value: str) -> str:
+    return "'" + value if value.startswith(_FORMULA_PREFIXES) else value
+
+
 def render_csv(report: dict[str, Any]) -> str:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\r\n")
     writer.writeheader()
     for line in report["lines"]:
-        writer.writerow({column: line[column] for column in CSV_COLUMNS})
+        row = {column: line[column] for column in CSV_COLUMNS}
+        for column in _TEXT_COLUMNS:
+            row[column] = _spreadsheet_safe(row[column])
+        writer.writerow(row)
     return buffer.getvalue()
 
 

@@ -351,3 +351,16 @@ def test_cli_report_close_and_freeze(tmp_path: Path) -> None:
     bad = run_cli(data, "billing", "report", "--month", "2026-13")
     assert bad.returncode == 2
     assert "not a valid month" in bad.stderr
+
+
+def test_csv_neutralizes_formula_cells(billing: Billing) -> None:
+    billing.plan(datetime(2026, 11, 1, tzinfo=UTC), "1.00")
+    created = billing.license(customer="=HYPERLINK(1)")
+    lease_id = billing.hold(created, "hw-1", 60)
+    billing.service.release(lease_id, created.key, "hw-1")
+
+    text = render_csv(build_report(billing.store, NOVEMBER, billing.clock.now()))
+
+    [row] = csv.DictReader(io.StringIO(text, newline=""))
+    assert row["customer"] == "'=HYPERLINK(1)"
+    assert row["amount"] == "0.02"
