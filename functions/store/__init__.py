@@ -48,6 +48,8 @@ class SeatTransaction(Protocol):
     def set_license_status(self, license_id: str, status: LicenseStatus) -> None: ...
 
     # Usage ledger. Both writes belong to the transaction of the state change they record.
+    # NOTE: the Firestore transaction does not implement them yet, and every lease close calls
+    # insert_usage_record, so a Firestore store needs them before it can close leases.
 
     def insert_usage_record(self, record: UsageRecord) -> None:
         """Insert the usage record of a closed lease; a second record for one lease fails."""
