@@ -22,6 +22,8 @@ from functions.admin import (
     AdminError,
     SeatTerms,
 )
+from functions.billing.cli import add_billing_commands
+from functions.billing.records import BillingError
 from functions.config import ConfigError, Settings
 from functions.errors import ServiceUnavailable
 from functions.models import Lease, License, LicenseStatus, SeatScope
@@ -257,7 +259,7 @@ def _cmd_leases_release(admin: Admin, args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m functions.cli",
-        description="Administer products, policies, licenses and leases.",
+        description="Administer products, policies, licenses, leases and billing.",
     )
     groups = parser.add_subparsers(dest="group", required=True)
 
@@ -302,6 +304,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--license", help="only the leases of this license id")
     sub = command(leases, "release", _cmd_leases_release, "force-release a lease")
     sub.add_argument("lease_id")
+
+    add_billing_commands(groups, command)
     return parser
 
 
@@ -323,7 +327,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         finally:
             admin.store.close()
         return result
-    except (AdminError, ConfigError) as error:
+    except (AdminError, BillingError, ConfigError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     except ServiceUnavailable as error:

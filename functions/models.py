@@ -106,6 +106,9 @@ class Lease:
     expires_at: datetime
     released_at: datetime | None = None
     close_reason: CloseReason | None = None
+    # The license's customer, copied so that closing a lease can write its usage record
+    # without reading the license.
+    customer: str = ""
 
     @property
     def is_open(self) -> bool:

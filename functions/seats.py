@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import datetime, timedelta
 
+from functions.billing.records import DenialEvent, UsageRecord
 from functions.errors import LicenseError, NoSeatAvailable, ProblemCode
 from functions.identity import KeyHasher, generate_id
 from functions.models import CloseReason, Lease, License, LicenseStatus
@@ -77,10 +78,29 @@ def _lease_expiry(
 
 
 def close_lease(tx: SeatTransaction, lease: Lease, now: datetime, reason: CloseReason) -> Lease:
-    """Close an open lease. Every path that frees a seat goes through here."""
+    """Close an open lease and write its usage record in the same transaction.
+
+    Every path that frees a seat goes through here, so no seat time escapes the ledger.
+    """
     closed = lease.closed(now, reason)
     tx.update_lease(closed)
+    tx.insert_usage_record(UsageRecord.for_closed_lease(closed))
     return closed
+
+
+def _deny(tx: SeatTransaction, license: License, now: datetime, error: LicenseError) -> Denied:
+    """Record a rejected acquire of a known license as a denial event, then return it."""
+    tx.insert_denial(
+        DenialEvent(
+            id=generate_id("denial"),
+            license_id=license.id,
+            customer=license.customer,
+            product_slug=license.product_slug,
+            code=error.code.value,
+            occurred_at=now,
+        )
+    )
+    return Denied(error, license.id)
 
 
 def reclaim_expired(tx: SeatTransaction, license_id: str, now: datetime) -> int:
@@ -111,7 +131,7 @@ def acquire(
         )
     problem = license_problem(license, now)
     if problem is not None:
-        return Denied(problem, license.id)
+        return _deny(tx, license, now, problem)
 
     seat_key = hasher.seat_key(license.id, license.seat_scope, hardware_id, user_email)
     existing = tx.open_lease_for_seat(license.id, seat_key)
@@ -133,7 +153,7 @@ def acquire(
     if seats_used >= license.seats:
         seats_used -= reclaim_expired(tx, license.id, now)
     if seats_used >= license.seats:
-        return Denied(NoSeatAvailable(seats_used, license.seats), license.id)
+        return _deny(tx, license, now, NoSeatAvailable(seats_used, license.seats))
 
     lease = Lease(
         id=generate_id("lease"),
@@ -150,6 +170,7 @@ def acquire(
         acquired_at=now,
         last_heartbeat_at=now,
         expires_at=_lease_expiry(now, license.lease_lifetime_seconds, license.expires_at),
+        customer=license.customer,
     )
     tx.insert_lease(lease)
     return Granted(lease, seats_used + 1, renewed=False)

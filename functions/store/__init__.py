@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Protocol, TypeVar
 
+from functions.billing.records import ClosedPeriod, DenialEvent, PricePlan, UsageRecord
 from functions.models import Lease, License, LicenseStatus, Policy, Product
 
 T = TypeVar("T")
@@ -46,6 +47,16 @@ class SeatTransaction(Protocol):
 
     def set_license_status(self, license_id: str, status: LicenseStatus) -> None: ...
 
+    # Usage ledger. Both writes belong to the transaction of the state change they record.
+    # NOTE: the Firestore transaction does not implement them yet, and every lease close calls
+    # insert_usage_record, so a Firestore store needs them before it can close leases.
+
+    def insert_usage_record(self, record: UsageRecord) -> None:
+        """Insert the usage record of a closed lease; a second record for one lease fails."""
+        ...
+
+    def insert_denial(self, event: DenialEvent) -> None: ...
+
 
 class SeatStore(Protocol):
     def run_transaction(self, work: Callable[[SeatTransaction], T]) -> T:
@@ -75,5 +86,32 @@ class SeatStore(Protocol):
     def list_licenses(self) -> Sequence[License]: ...
 
     def list_open_leases(self, license_id: str | None = None) -> Sequence[Lease]: ...
+
+    # Billing: reads of the usage ledger, price plans and closed periods.
+    # NOTE: the Firestore store does not implement these yet.
+
+    def usage_records(self, start: datetime, end: datetime) -> Sequence[UsageRecord]:
+        """Return the records whose lease was acquired before `end` and ended at or after
+        `start`, ordered by lease acquisition time."""
+        ...
+
+    def denials(self, start: datetime, end: datetime) -> Sequence[DenialEvent]:
+        """Return the denial events that occurred in `[start, end)`, oldest first."""
+        ...
+
+    def insert_price_plan(self, plan: PricePlan) -> None: ...
+
+    def list_price_plans(self) -> Sequence[PricePlan]:
+        """Return every price plan version, ordered by `effective_from`."""
+        ...
+
+    def insert_closed_period(self, period: ClosedPeriod) -> None:
+        """Store a closed period; raises
+        `functions.billing.records.PeriodAlreadyClosed` if the month is closed."""
+        ...
+
+    def list_closed_periods(self) -> Sequence[ClosedPeriod]:
+        """Return every closed period, ordered by month."""
+        ...
 
     def close(self) -> None: ...

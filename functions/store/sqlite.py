@@ -15,9 +15,19 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
+from functions.billing.records import (
+    ClosedPeriod,
+    CommitmentKind,
+    DenialEvent,
+    MoneyRounding,
+    PeriodAlreadyClosed,
+    PricePlan,
+    UsageRecord,
+)
 from functions.errors import StoreContention
 from functions.models import (
     CloseReason,
@@ -86,7 +96,8 @@ CREATE TABLE IF NOT EXISTS leases (
     last_heartbeat_at TEXT NOT NULL,
     expires_at TEXT NOT NULL,
     released_at TEXT,
-    close_reason TEXT
+    close_reason TEXT,
+    customer TEXT NOT NULL DEFAULT ''
 );
 -- At most one open lease per seat: a second insert for the same seat fails instead of
 -- taking a second seat, even if the seat logic had a bug.
@@ -94,6 +105,56 @@ CREATE UNIQUE INDEX IF NOT EXISTS leases_open_seat
     ON leases (license_id, seat_key) WHERE released_at IS NULL;
 CREATE INDEX IF NOT EXISTS leases_open_expiry
     ON leases (license_id, expires_at) WHERE released_at IS NULL;
+"""
+
+# The usage ledger and billing. Decimal amounts are stored as text so that no value passes
+# through a binary float.
+_BILLING_SCHEMA = """
+CREATE TABLE IF NOT EXISTS usage_records (
+    lease_id TEXT PRIMARY KEY REFERENCES leases (id),
+    license_id TEXT NOT NULL,
+    customer TEXT NOT NULL,
+    product_slug TEXT NOT NULL,
+    seat_key TEXT NOT NULL,
+    device_hash TEXT NOT NULL,
+    user_hash TEXT NOT NULL,
+    acquired_at TEXT NOT NULL,
+    ended_at TEXT NOT NULL,
+    closed_at TEXT NOT NULL,
+    seconds_held TEXT NOT NULL,
+    close_reason TEXT NOT NULL,
+    CHECK (ended_at >= acquired_at)
+);
+CREATE INDEX IF NOT EXISTS usage_records_time ON usage_records (acquired_at, ended_at);
+CREATE TABLE IF NOT EXISTS denials (
+    id TEXT PRIMARY KEY,
+    license_id TEXT NOT NULL,
+    customer TEXT NOT NULL,
+    product_slug TEXT NOT NULL,
+    code TEXT NOT NULL,
+    occurred_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS denials_time ON denials (occurred_at);
+CREATE TABLE IF NOT EXISTS price_plans (
+    id TEXT PRIMARY KEY,
+    product_slug TEXT,
+    license_id TEXT,
+    effective_from TEXT NOT NULL,
+    currency TEXT NOT NULL,
+    price_per_seat_hour TEXT NOT NULL,
+    commitment TEXT NOT NULL,
+    included_quantity TEXT NOT NULL,
+    overage_price_per_seat_hour TEXT NOT NULL,
+    granularity_seconds INTEGER NOT NULL CHECK (granularity_seconds > 0),
+    rounding TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    CHECK ((product_slug IS NULL) <> (license_id IS NULL))
+);
+CREATE TABLE IF NOT EXISTS closed_periods (
+    month TEXT PRIMARY KEY,
+    closed_at TEXT NOT NULL,
+    report_json TEXT NOT NULL
+);
 """
 
 
@@ -150,6 +211,7 @@ def _lease_from_row(row: sqlite3.Row) -> Lease:
         expires_at=_required_time(row["expires_at"]),
         released_at=_from_text(row["released_at"]),
         close_reason=CloseReason(row["close_reason"]) if row["close_reason"] else None,
+        customer=row["customer"],
     )
 
 
@@ -171,7 +233,52 @@ def _lease_values(lease: Lease) -> dict[str, Any]:
         "expires_at": _to_text(lease.expires_at),
         "released_at": _to_text(lease.released_at),
         "close_reason": lease.close_reason.value if lease.close_reason else None,
+        "customer": lease.customer,
     }
+
+
+def _usage_record_from_row(row: sqlite3.Row) -> UsageRecord:
+    return UsageRecord(
+        lease_id=row["lease_id"],
+        license_id=row["license_id"],
+        customer=row["customer"],
+        product_slug=row["product_slug"],
+        seat_key=row["seat_key"],
+        device_hash=row["device_hash"],
+        user_hash=row["user_hash"],
+        acquired_at=_required_time(row["acquired_at"]),
+        ended_at=_required_time(row["ended_at"]),
+        closed_at=_required_time(row["closed_at"]),
+        close_reason=CloseReason(row["close_reason"]),
+    )
+
+
+def _denial_from_row(row: sqlite3.Row) -> DenialEvent:
+    return DenialEvent(
+        id=row["id"],
+        license_id=row["license_id"],
+        customer=row["customer"],
+        product_slug=row["product_slug"],
+        code=row["code"],
+        occurred_at=_required_time(row["occurred_at"]),
+    )
+
+
+def _price_plan_from_row(row: sqlite3.Row) -> PricePlan:
+    return PricePlan(
+        id=row["id"],
+        product_slug=row["product_slug"],
+        license_id=row["license_id"],
+        effective_from=_required_time(row["effective_from"]),
+        currency=row["currency"],
+        price_per_seat_hour=Decimal(row["price_per_seat_hour"]),
+        commitment=CommitmentKind(row["commitment"]),
+        included_quantity=Decimal(row["included_quantity"]),
+        overage_price_per_seat_hour=Decimal(row["overage_price_per_seat_hour"]),
+        granularity_seconds=row["granularity_seconds"],
+        rounding=MoneyRounding(row["rounding"]),
+        created_at=_required_time(row["created_at"]),
+    )
 
 
 class _SqliteTransaction:
@@ -247,6 +354,48 @@ class _SqliteTransaction:
         if cursor.rowcount != 1:
             raise LookupError(f"License {license_id} does not exist.")
 
+    def insert_usage_record(self, record: UsageRecord) -> None:
+        self._db.execute(
+            "INSERT INTO usage_records (lease_id, license_id, customer, product_slug, seat_key,"
+            " device_hash, user_hash, acquired_at, ended_at, closed_at, seconds_held,"
+            " close_reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                record.lease_id,
+                record.license_id,
+                record.customer,
+                record.product_slug,
+                record.seat_key,
+                record.device_hash,
+                record.user_hash,
+                _to_text(record.acquired_at),
+                _to_text(record.ended_at),
+                _to_text(record.closed_at),
+                str(record.seconds_held),
+                record.close_reason.value,
+            ),
+        )
+
+    def insert_denial(self, event: DenialEvent) -> None:
+        self._db.execute(
+            "INSERT INTO denials (id, license_id, customer, product_slug, code, occurred_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                event.id,
+                event.license_id,
+                event.customer,
+                event.product_slug,
+                event.code,
+                _to_text(event.occurred_at),
+            ),
+        )
+
+
+def _add_lease_customer_column(db: sqlite3.Connection) -> None:
+    """Add `leases.customer` to a database created before leases carried the customer."""
+    columns = {row["name"] for row in db.execute("PRAGMA table_info(leases)").fetchall()}
+    if "customer" not in columns:
+        db.execute("ALTER TABLE leases ADD COLUMN customer TEXT NOT NULL DEFAULT ''")
+
 
 def _is_lock_conflict(error: sqlite3.OperationalError) -> bool:
     message = str(error).lower()
@@ -266,6 +415,8 @@ class SqliteSeatStore:
         db = self._connection()
         db.execute("PRAGMA journal_mode=WAL")
         db.executescript(_SCHEMA)
+        _add_lease_customer_column(db)
+        db.executescript(_BILLING_SCHEMA)
 
     def _open(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
@@ -415,6 +566,78 @@ class SqliteSeatStore:
                 .fetchall()
             )
         return [_lease_from_row(row) for row in rows]
+
+    # Billing reads and writes, outside the seat path.
+
+    def usage_records(self, start: datetime, end: datetime) -> Sequence[UsageRecord]:
+        rows = (
+            self._connection()
+            .execute(
+                "SELECT * FROM usage_records WHERE acquired_at < ? AND ended_at >= ?"
+                " ORDER BY acquired_at, lease_id",
+                (_to_text(end), _to_text(start)),
+            )
+            .fetchall()
+        )
+        return [_usage_record_from_row(row) for row in rows]
+
+    def denials(self, start: datetime, end: datetime) -> Sequence[DenialEvent]:
+        rows = (
+            self._connection()
+            .execute(
+                "SELECT * FROM denials WHERE occurred_at >= ? AND occurred_at < ?"
+                " ORDER BY occurred_at, id",
+                (_to_text(start), _to_text(end)),
+            )
+            .fetchall()
+        )
+        return [_denial_from_row(row) for row in rows]
+
+    def insert_price_plan(self, plan: PricePlan) -> None:
+        self._connection().execute(
+            "INSERT INTO price_plans (id, product_slug, license_id, effective_from, currency,"
+            " price_per_seat_hour, commitment, included_quantity, overage_price_per_seat_hour,"
+            " granularity_seconds, rounding, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                plan.id,
+                plan.product_slug,
+                plan.license_id,
+                _to_text(plan.effective_from),
+                plan.currency,
+                str(plan.price_per_seat_hour),
+                plan.commitment.value,
+                str(plan.included_quantity),
+                str(plan.overage_price_per_seat_hour),
+                plan.granularity_seconds,
+                plan.rounding.value,
+                _to_text(plan.created_at),
+            ),
+        )
+
+    def list_price_plans(self) -> Sequence[PricePlan]:
+        rows = (
+            self._connection()
+            .execute("SELECT * FROM price_plans ORDER BY effective_from, created_at, id")
+            .fetchall()
+        )
+        return [_price_plan_from_row(row) for row in rows]
+
+    def insert_closed_period(self, period: ClosedPeriod) -> None:
+        try:
+            self._connection().execute(
+                "INSERT INTO closed_periods (month, closed_at, report_json) VALUES (?, ?, ?)",
+                (period.month, _to_text(period.closed_at), period.report_json),
+            )
+        except sqlite3.IntegrityError:
+            raise PeriodAlreadyClosed(period.month) from None
+
+    def list_closed_periods(self) -> Sequence[ClosedPeriod]:
+        rows = self._connection().execute("SELECT * FROM closed_periods ORDER BY month").fetchall()
+        return [
+            ClosedPeriod(row["month"], _required_time(row["closed_at"]), row["report_json"])
+            for row in rows
+        ]
 
     def close(self) -> None:
         with self._connections_lock:

@@ -1,0 +1,366 @@
+"""A month of simulated usage: CSV, JSON and HTML reports reconcile exactly with the ledger."""
+
+from __future__ import annotations
+
+import csv
+import heapq
+import io
+import json
+import logging
+import os
+import random
+import re
+import subprocess
+import sys
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from functions.admin import CreatedLicense, SeatTerms
+from functions.billing.periods import Month, clip
+from functions.billing.pressure import SEAT_PRESSURE_EVENT, log_seat_pressure
+from functions.billing.pricing import round_money
+from functions.billing.records import CommitmentKind, MoneyRounding, seconds_between
+from functions.billing.render import CSV_COLUMNS, render_csv, render_html, render_json
+from functions.billing.reports import build_report, filter_customer
+from functions.errors import LicenseError
+from functions.logs import CloudLoggingFormatter
+from tests.billing.conftest import Billing, open_billing, screenshot
+from tests.conftest import REPO_ROOT
+
+NOVEMBER = Month(2026, 11)
+HEARTBEAT = 300
+LIFETIME = 900
+
+
+@dataclass(frozen=True)
+class Session:
+    license: CreatedLicense
+    hardware_id: str
+    user_email: str
+    start: datetime
+    # When the client releases, or for a silent client when it stops heartbeating.
+    stop: datetime
+    silent: bool
+
+
+def plan_sessions(rng: random.Random, licenses: dict[str, CreatedLicense]) -> list[Session]:
+    sessions: list[Session] = []
+    for name, created in licenses.items():
+        for index in range(15):
+            # Busy mornings on the first ten days make the small licenses run out of seats.
+            day = rng.randint(1, 10) if index % 2 else rng.randint(1, 30)
+            start = datetime(2026, 11, day, 9, tzinfo=UTC) + timedelta(seconds=rng.randint(0, 7200))
+            if name == "acme" and index == 0:
+                # One session runs across the end of the month.
+                start = datetime(2026, 11, 30, 23, 10, tzinfo=UTC)
+            duration = timedelta(seconds=rng.randint(600, 7200))
+            sessions.append(
+                Session(
+                    created,
+                    f"hw-{name}-{index}",
+                    f"user{rng.randint(1, 4)}@{name}.example",
+                    start,
+                    start + duration,
+                    silent=rng.random() < 0.2,
+                )
+            )
+    return sessions
+
+
+def run_sessions(billing: Billing, sessions: list[Session]) -> None:
+    """Play the sessions in time order through the license service."""
+    queue: list[tuple[datetime, int, str, int, str]] = []
+    for number, session in enumerate(sessions):
+        heapq.heappush(queue, (session.start, number, "acquire", number, ""))
+    sequence = len(sessions)
+    while queue:
+        moment, _, action, number, lease_id = heapq.heappop(queue)
+        session = sessions[number]
+        billing.move_to(moment)
+        key = session.license.key
+        if action == "acquire":
+            try:
+                grant = billing.service.acquire(key, session.hardware_id, session.user_email)
+            except LicenseError:
+                continue
+            lease_id = grant.lease.id
+        elif action == "heartbeat":
+            billing.service.heartbeat(lease_id, key, session.hardware_id)
+        else:
+            billing.service.release(lease_id, key, session.hardware_id)
+            continue
+        following = moment + timedelta(seconds=HEARTBEAT)
+        sequence += 1
+        if following < session.stop:
+            heapq.heappush(queue, (following, sequence, "heartbeat", number, lease_id))
+        elif not session.silent:
+            heapq.heappush(queue, (session.stop, sequence, "release", number, lease_id))
+
+
+@pytest.fixture(scope="module")
+def month(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Billing]:
+    """A store holding one month of usage by three customers, every lease closed by Dec 1."""
+    billing = open_billing(
+        tmp_path_factory.mktemp("month") / "data", datetime(2026, 10, 31, tzinfo=UTC)
+    )
+    billing.admin.create_product("cad")
+    billing.admin.create_product("viewer")
+    terms = {"heartbeat_interval_seconds": HEARTBEAT, "lease_lifetime_seconds": LIFETIME}
+    licenses = {
+        "acme": billing.admin.create_license("cad", "acme", SeatTerms(seats=2, **terms)),
+        "globex": billing.admin.create_license("cad", "globex", SeatTerms(seats=3, **terms)),
+        "initech": billing.admin.create_license("viewer", "initech", SeatTerms(seats=1, **terms)),
+    }
+    november_1 = datetime(2026, 11, 1, tzinfo=UTC)
+    billing.plan(november_1, "1.50", product="cad", granularity_seconds=60)
+    globex = licenses["globex"].license.id
+    billing.plan(
+        november_1,
+        "1.00",
+        license_id=globex,
+        commitment=CommitmentKind.SEAT_HOURS,
+        included="5",
+        overage="2.00",
+    )
+    billing.plan(
+        datetime(2026, 11, 16, tzinfo=UTC),
+        "1.20",
+        license_id=globex,
+        commitment=CommitmentKind.SEAT_HOURS,
+        included="5",
+        overage="2.40",
+        rounding=MoneyRounding.HALF_EVEN,
+    )
+    billing.plan(november_1, "0.75", product="viewer", currency="USD")
+
+    run_sessions(billing, plan_sessions(random.Random(20261101), licenses))
+    billing.move_to(datetime(2026, 12, 1, 2, tzinfo=UTC))
+    for lease in billing.store.list_open_leases():
+        billing.admin.force_release(lease.id)
+    yield billing
+    billing.store.close()
+
+
+def ledger_seconds(billing: Billing, month: Month) -> dict[str, Decimal]:
+    """Sum the usage records' seat time inside `month` per license, straight from the ledger."""
+    seconds: dict[str, Decimal] = defaultdict(Decimal)
+    for record in billing.store.usage_records(month.start, month.end):
+        part = clip(record.acquired_at, record.ended_at, month.start, month.end)
+        if part is not None:
+            seconds[record.license_id] += seconds_between(*part)
+    return dict(seconds)
+
+
+def csv_amounts(text: str) -> dict[str, Decimal]:
+    amounts: dict[str, Decimal] = defaultdict(Decimal)
+    for row in csv.DictReader(io.StringIO(text, newline="")):
+        amounts[row["currency"]] += Decimal(row["amount"])
+    return {currency: amount for currency, amount in amounts.items()}
+
+
+def test_json_reconciles_with_ledger(month: Billing) -> None:
+    report = json.loads(render_json(build_report(month.store, NOVEMBER, month.clock.now())))
+    ledger = ledger_seconds(month, NOVEMBER)
+    records = month.store.usage_records(NOVEMBER.start, NOVEMBER.end)
+    denials = month.store.denials(NOVEMBER.start, NOVEMBER.end)
+
+    by_license = {item["license_id"]: Decimal(item["seat_seconds"]) for item in report["licenses"]}
+    assert by_license == ledger
+    assert Decimal(report["totals"]["seat_seconds"]) == sum(ledger.values())
+    line_seconds = sum(Decimal(line["seat_seconds"]) for line in report["lines"])
+    assert line_seconds == sum(ledger.values())
+    assert report["totals"]["acquisitions"] == sum(
+        1 for record in records if NOVEMBER.start <= record.acquired_at < NOVEMBER.end
+    )
+    assert report["totals"]["denials"] == len(denials)
+    assert report["totals"]["denials"] > 0
+    assert report["totals"]["distinct_devices"] == len({r.device_hash for r in records})
+
+
+def test_csv_totals_match_json(month: Billing) -> None:
+    report = build_report(month.store, NOVEMBER, month.clock.now())
+    text = render_csv(report)
+    rows = list(csv.DictReader(io.StringIO(text, newline="")))
+    summary = json.loads(render_json(report))["totals"]
+
+    assert tuple(rows[0]) == CSV_COLUMNS
+    assert len(rows) == len(report["lines"])
+    assert {kind for kind in (row["kind"] for row in rows)} >= {"usage", "commitment", "overage"}
+    assert {c: str(a) for c, a in csv_amounts(text).items()} == summary["amounts"]
+    assert set(summary["amounts"]) == {"EUR", "USD"}
+
+
+def test_line_amounts_are_quantity_times_price(month: Billing) -> None:
+    report = build_report(month.store, NOVEMBER, month.clock.now())
+    plans = {plan.id: plan for plan in month.store.list_price_plans()}
+    for line in report["lines"]:
+        plan = plans[line["plan_id"]]
+        expected = round_money(
+            Decimal(line["quantity_seat_hours"]) * Decimal(line["unit_price"]),
+            plan.currency,
+            plan.rounding,
+        )
+        assert Decimal(line["amount"]) == expected, line
+
+
+def test_customer_reports_add_up(month: Billing) -> None:
+    report = build_report(month.store, NOVEMBER, month.clock.now())
+    total: dict[str, Decimal] = defaultdict(Decimal)
+    for customer in ("acme", "globex", "initech"):
+        for currency, amount in csv_amounts(render_csv(filter_customer(report, customer))).items():
+            total[currency] += amount
+
+    assert dict(total) == csv_amounts(render_csv(report))
+    acme = json.loads(render_json(filter_customer(report, "acme")))
+    assert {item["customer"] for item in acme["licenses"]} == {"acme"}
+    assert {line["customer"] for line in acme["lines"]} == {"acme"}
+
+
+def test_html_is_self_contained(month: Billing) -> None:
+    page = render_html(build_report(month.store, NOVEMBER, month.clock.now()))
+
+    assert page.startswith("<!DOCTYPE html>")
+    assert "<script" not in page
+    assert re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page) is None
+    assert 'id="concurrency-chart"' in page
+
+
+def rgb_pixels(image: Image.Image) -> list[tuple[int, int, int]]:
+    data = image.convert("RGB").tobytes()
+    return [(data[i], data[i + 1], data[i + 2]) for i in range(0, len(data), 3)]
+
+
+def count_pixels(image: Image.Image, colour: tuple[int, int, int], tolerance: int = 24) -> int:
+    return sum(
+        1
+        for pixel in rgb_pixels(image)
+        if all(abs(pixel[i] - colour[i]) <= tolerance for i in range(3))
+    )
+
+
+def test_html_screenshot_shows_chart(month: Billing, chromium: str, tmp_path: Path) -> None:
+    page = tmp_path / "report.html"
+    page.write_text(render_html(build_report(month.store, NOVEMBER, month.clock.now())))
+    png = tmp_path / "report.png"
+
+    screenshot(chromium, page, png, tmp_path / "profile", (1200, 900))
+
+    image = Image.open(png)
+    assert image.size == (1200, 900)
+    # The chart's step line (#1f6feb) and the denial bars (#d1242f at 60 % over white).
+    chart = image.crop((0, 60, 1000, 420))
+    assert count_pixels(chart, (31, 111, 235)) > 500
+    assert count_pixels(chart, (227, 124, 130)) > 50
+    colours = set(rgb_pixels(chart))
+    assert len(colours) > 10
+    if os.environ.get("BILLING_SCREENSHOT_DIR"):
+        image.save(Path(os.environ["BILLING_SCREENSHOT_DIR"]) / "billing-report.png")
+
+
+def test_seat_pressure_logged_above_threshold(month: Billing) -> None:
+    report = build_report(month.store, NOVEMBER, month.clock.now())
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(CloudLoggingFormatter())
+    logger = logging.getLogger("functions.billing.pressure")
+    logger.addHandler(handler)
+    try:
+        alerts = log_seat_pressure(report, Decimal("0.8"))
+        quiet = log_seat_pressure(report, Decimal("1"))
+    finally:
+        logger.removeHandler(handler)
+
+    events = [json.loads(line) for line in stream.getvalue().splitlines()]
+    full = {
+        item["license_id"]
+        for item in report["licenses"]
+        if item["peak_concurrent_seats"] == item["seats"]
+    }
+    assert full
+    assert {alert.license_id for alert in quiet} == full
+    assert {alert.license_id for alert in alerts} >= full
+    assert all(event["event"] == SEAT_PRESSURE_EVENT for event in events)
+    assert all(event["severity"] == "WARNING" for event in events)
+    assert len(events) == len(alerts) + len(quiet)
+    for event in events:
+        assert Decimal(event["share_at_full_capacity"]) <= Decimal(event["share_at_pressure"])
+
+
+def run_cli(data_dir: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "LICENSE_DATA_DIR": str(data_dir), "LICENSE_STORE": "embedded"}
+    return subprocess.run(
+        [sys.executable, "-m", "functions.cli", *arguments],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_cli_report_close_and_freeze(tmp_path: Path) -> None:
+    billing = open_billing(tmp_path / "data", datetime(2026, 10, 1, tzinfo=UTC))
+    try:
+        created = billing.license(customer="acme", seats=1)
+        billing.service.acquire(created.key, "hw-1", "one@example.com")
+        billing.clock.advance(30)
+        with pytest.raises(LicenseError):
+            billing.service.acquire(created.key, "hw-2", "two@example.com")
+        lease = billing.store.list_open_leases()[0]
+        billing.admin.force_release(lease.id)
+    finally:
+        billing.store.close()
+    data = billing.data_dir
+
+    plan = run_cli(
+        data, "billing", "plans", "set", "--product", "cad", "--currency", "EUR",
+        "--effective-from", "2026-10-01T00:00:00Z", "--price-per-seat-hour", "120",
+    )  # fmt: skip
+    assert plan.returncode == 0, plan.stderr
+    report = run_cli(data, "billing", "report", "--month", "2026-10", "--format", "json")
+    assert report.returncode == 0, report.stderr
+    assert json.loads(report.stdout)["totals"]["amounts"] == {"EUR": "1.00"}
+    pressure = [json.loads(line) for line in report.stderr.splitlines()]
+    assert [event["event"] for event in pressure] == [SEAT_PRESSURE_EVENT]
+
+    closed = run_cli(data, "billing", "close", "--month", "2026-10")
+    assert closed.returncode == 0, closed.stderr
+    outputs = []
+    for attempt in range(2):
+        output = tmp_path / f"report-{attempt}.csv"
+        result = run_cli(
+            data, "billing", "report", "--month", "2026-10", "--format", "csv",
+            "--customer", "acme", "--output", str(output),
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        outputs.append(output.read_bytes())
+    assert outputs[0] == outputs[1]
+    assert outputs[0].count(b"\r\n") == 2
+
+    again = run_cli(data, "billing", "close", "--month", "2026-10")
+    assert again.returncode == 1
+    assert "already closed" in again.stderr
+    bad = run_cli(data, "billing", "report", "--month", "2026-13")
+    assert bad.returncode == 2
+    assert "not a valid month" in bad.stderr
+
+
+def test_csv_neutralizes_formula_cells(billing: Billing) -> None:
+    billing.plan(datetime(2026, 11, 1, tzinfo=UTC), "1.00")
+    created = billing.license(customer="=HYPERLINK(1)")
+    lease_id = billing.hold(created, "hw-1", 60)
+    billing.service.release(lease_id, created.key, "hw-1")
+
+    text = render_csv(build_report(billing.store, NOVEMBER, billing.clock.now()))
+
+    [row] = csv.DictReader(io.StringIO(text, newline=""))
+    assert row["customer"] == "'=HYPERLINK(1)"
+    assert row["amount"] == "0.02"
