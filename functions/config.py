@@ -42,6 +42,7 @@ class Settings:
     signer: SignerKind
     issuer: str
     google_cloud_project: str | None
+    firestore_database: str = "(default)"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -52,4 +53,5 @@ class Settings:
             signer=_choice(env, "LICENSE_SIGNER", SignerKind, SignerKind.LOCAL),
             issuer=env.get("LICENSE_ISSUER", "https://licenses.coditect.ai"),
             google_cloud_project=env.get("GOOGLE_CLOUD_PROJECT") or None,
+            firestore_database=env.get("LICENSE_FIRESTORE_DATABASE") or "(default)",
         )

@@ -106,6 +106,8 @@ class Lease:
     expires_at: datetime
     released_at: datetime | None = None
     close_reason: CloseReason | None = None
+    # Index of the seat counter shard this lease's seat is counted in (see `seats.shard_caps`).
+    shard: int = 0
 
     @property
     def is_open(self) -> bool:

@@ -86,7 +86,16 @@ CREATE TABLE IF NOT EXISTS leases (
     last_heartbeat_at TEXT NOT NULL,
     expires_at TEXT NOT NULL,
     released_at TEXT,
-    close_reason TEXT
+    close_reason TEXT,
+    shard INTEGER NOT NULL DEFAULT 0
+);
+-- Seats in use per counter shard of a license; the seat logic keeps these in step with the
+-- open leases.
+CREATE TABLE IF NOT EXISTS seat_shards (
+    license_id TEXT NOT NULL REFERENCES licenses (id),
+    shard INTEGER NOT NULL,
+    used INTEGER NOT NULL,
+    PRIMARY KEY (license_id, shard)
 );
 -- At most one open lease per seat: a second insert for the same seat fails instead of
 -- taking a second seat, even if the seat logic had a bug.
@@ -150,6 +159,7 @@ def _lease_from_row(row: sqlite3.Row) -> Lease:
         expires_at=_required_time(row["expires_at"]),
         released_at=_from_text(row["released_at"]),
         close_reason=CloseReason(row["close_reason"]) if row["close_reason"] else None,
+        shard=row["shard"],
     )
 
 
@@ -171,6 +181,7 @@ def _lease_values(lease: Lease) -> dict[str, Any]:
         "expires_at": _to_text(lease.expires_at),
         "released_at": _to_text(lease.released_at),
         "close_reason": lease.close_reason.value if lease.close_reason else None,
+        "shard": lease.shard,
     }
 
 
@@ -202,13 +213,20 @@ class _SqliteTransaction:
         )
         return _lease_from_row(row) if row else None
 
-    def count_open_leases(self, license_id: str) -> int:
-        row = self._one(
-            "SELECT COUNT(*) FROM leases WHERE license_id = ? AND released_at IS NULL",
-            license_id,
+    def shard_counts(self, license_id: str, shards: Sequence[int]) -> list[int]:
+        counts = _shard_counts(self._db, license_id)
+        return [counts.get(shard, 0) for shard in shards]
+
+    def peek_shard_counts(self, license_id: str, shards: Sequence[int]) -> list[int]:
+        # The write lock is already held, so the isolated read costs nothing extra.
+        return self.shard_counts(license_id, shards)
+
+    def add_to_shard(self, license_id: str, shard: int, delta: int) -> None:
+        self._db.execute(
+            "INSERT INTO seat_shards (license_id, shard, used) VALUES (?, ?, ?)"
+            " ON CONFLICT (license_id, shard) DO UPDATE SET used = used + excluded.used",
+            (license_id, shard, delta),
         )
-        assert row is not None
-        return int(row[0])
 
     def expired_open_leases(self, license_id: str, now: datetime, limit: int) -> list[Lease]:
         rows = self._db.execute(
@@ -248,6 +266,32 @@ class _SqliteTransaction:
             raise LookupError(f"License {license_id} does not exist.")
 
 
+def _shard_counts(db: sqlite3.Connection, license_id: str) -> dict[int, int]:
+    rows = db.execute(
+        "SELECT shard, used FROM seat_shards WHERE license_id = ?", (license_id,)
+    ).fetchall()
+    return {int(row["shard"]): int(row["used"]) for row in rows}
+
+
+def _add_shard_column(db: sqlite3.Connection) -> None:
+    """Upgrade a database created before seat counter shards existed.
+
+    NOTE: the open leases of such a database are all counted in shard 0, which can hold more
+    than its cap on a license of more than 20 seats until those leases close.
+    """
+    db.execute("BEGIN IMMEDIATE")
+    columns = {row["name"] for row in db.execute("PRAGMA table_info(leases)")}
+    if "shard" in columns:
+        db.execute("ROLLBACK")
+        return
+    db.execute("ALTER TABLE leases ADD COLUMN shard INTEGER NOT NULL DEFAULT 0")
+    db.execute(
+        "INSERT INTO seat_shards (license_id, shard, used) SELECT license_id, 0, COUNT(*)"
+        " FROM leases WHERE released_at IS NULL GROUP BY license_id"
+    )
+    db.execute("COMMIT")
+
+
 def _is_lock_conflict(error: sqlite3.OperationalError) -> bool:
     message = str(error).lower()
     return "locked" in message or "busy" in message
@@ -266,6 +310,7 @@ class SqliteSeatStore:
         db = self._connection()
         db.execute("PRAGMA journal_mode=WAL")
         db.executescript(_SCHEMA)
+        _add_shard_column(db)
 
     def _open(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
@@ -415,6 +460,21 @@ class SqliteSeatStore:
                 .fetchall()
             )
         return [_lease_from_row(row) for row in rows]
+
+    def expired_open_lease_ids(self, now: datetime, limit: int) -> Sequence[str]:
+        rows = (
+            self._connection()
+            .execute(
+                "SELECT id FROM leases WHERE released_at IS NULL AND expires_at <= ?"
+                " ORDER BY expires_at LIMIT ?",
+                (_to_text(now), limit),
+            )
+            .fetchall()
+        )
+        return [row["id"] for row in rows]
+
+    def seat_counters(self, license_id: str) -> dict[int, int]:
+        return _shard_counts(self._connection(), license_id)
 
     def close(self) -> None:
         with self._connections_lock:
