@@ -405,10 +405,15 @@ class FirestoreSeatStore:
         self._max_attempts = max_attempts
 
     @classmethod
-    def connect(cls, project: str, database: str) -> FirestoreSeatStore:
-        """Open a client for `project` and `database`; FIRESTORE_EMULATOR_HOST selects the
-        emulator, as the client library reads it."""
-        return cls(firestore.Client(project=project, database=database))
+    def connect(
+        cls, project: str, database: str, *, max_attempts: int = _MAX_ATTEMPTS
+    ) -> FirestoreSeatStore:
+        """Open a client for `project` and `database`.
+
+        The client library connects to the emulator instead when FIRESTORE_EMULATOR_HOST is set.
+        """
+        client = firestore.Client(project=project, database=database)
+        return cls(client, max_attempts=max_attempts)
 
     def _attempt(self, work: Callable[[_FirestoreTransaction], T]) -> T:
         @firestore.transactional
@@ -434,6 +439,12 @@ class FirestoreSeatStore:
                 last_error = cause
             except _RETRYABLE as error:
                 last_error = error
+            except google_exceptions.GoogleAPICallError as error:
+                # After a failed commit the client library rolls the transaction back; if the
+                # rollback fails too, its error hides the retryable one in __context__.
+                if not isinstance(error.__context__, _RETRYABLE):
+                    raise
+                last_error = error.__context__
             log.warning(
                 "Firestore transaction failed, retrying",
                 extra={
