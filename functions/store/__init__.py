@@ -40,10 +40,11 @@ class SeatTransaction(Protocol):
         """
         ...
 
-    def peek_shard_counts(self, license_id: str, shards: Sequence[int]) -> list[int]:
-        """Return shard counts read without transaction isolation, for reporting only.
+    def peek_open_lease_count(self, license_id: str) -> int:
+        """Count the open leases of a license (expired ones too) for reporting only.
 
-        The values may miss concurrent commits; never base the seat cap on them.
+        The count may be read without transaction isolation and so miss concurrent commits
+        and this transaction's own writes; never base the seat cap on it.
         """
         ...
 

@@ -300,11 +300,18 @@ class _FirestoreTransaction:
         counts = _counts_by_path(self._client.get_all(refs, transaction=self._transaction))
         return [counts.get(ref.path, 0) for ref in refs]
 
-    def peek_shard_counts(self, license_id: str, shards: Sequence[int]) -> list[int]:
-        # Read outside the transaction: no locks, so other acquires do not wait on this one.
-        refs = self._shard_refs(license_id, shards)
-        counts = _counts_by_path(self._client.get_all(refs))
-        return [counts.get(ref.path, 0) for ref in refs]
+    def peek_open_lease_count(self, license_id: str) -> int:
+        # A count aggregation outside the transaction: it takes no locks, so other acquires
+        # never wait on it, and Firestore bills one read per 1000 leases counted.
+        query = (
+            self._client.collection(LEASES)
+            .where(filter=FieldFilter("license_id", "==", license_id))
+            .where(filter=FieldFilter("open", "==", True))
+        )
+        # The library's annotations for aggregation queries do not match its behaviour.
+        aggregation: Any = query.count()
+        (results,) = aggregation.get()
+        return int(results[0].value)
 
     def expired_open_leases(self, license_id: str, now: datetime, limit: int) -> list[Lease]:
         query = (

@@ -217,9 +217,13 @@ class _SqliteTransaction:
         counts = _shard_counts(self._db, license_id)
         return [counts.get(shard, 0) for shard in shards]
 
-    def peek_shard_counts(self, license_id: str, shards: Sequence[int]) -> list[int]:
-        # The write lock is already held, so the isolated read costs nothing extra.
-        return self.shard_counts(license_id, shards)
+    def peek_open_lease_count(self, license_id: str) -> int:
+        row = self._one(
+            "SELECT COUNT(*) FROM leases WHERE license_id = ? AND released_at IS NULL",
+            license_id,
+        )
+        assert row is not None
+        return int(row[0])
 
     def add_to_shard(self, license_id: str, shard: int, delta: int) -> None:
         self._db.execute(

@@ -46,8 +46,7 @@ class FirestoreEmulator:
     def reset(self) -> None:
         """Delete every document of the emulator's default database."""
         url = (
-            f"http://{self.host}/emulator/v1/projects/{self.project}"
-            "/databases/(default)/documents"
+            f"http://{self.host}/emulator/v1/projects/{self.project}/databases/(default)/documents"
         )
         response = requests.delete(url, timeout=10)
         response.raise_for_status()

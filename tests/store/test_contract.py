@@ -111,9 +111,7 @@ def test_acquire_expired_same_identity_gets_new_lease(
     assert_counters_match_leases(service.store, created.license.id)
 
 
-def test_heartbeat_extends_lease(
-    service: LicenseService, admin: Admin, clock: ManualClock
-) -> None:
+def test_heartbeat_extends_lease(service: LicenseService, admin: Admin, clock: ManualClock) -> None:
     created = make_license(admin, 1, lifetime=120)
     granted = service.acquire(created.key, "hw-1", EMAIL)
     clock.advance(100)
@@ -258,9 +256,7 @@ def test_sharded_license_cap_exact(service: LicenseService, admin: Admin) -> Non
     assert_counters_match_leases(service.store, created.license.id)
 
 
-def test_sweep_closes_expired(
-    service: LicenseService, admin: Admin, clock: ManualClock
-) -> None:
+def test_sweep_closes_expired(service: LicenseService, admin: Admin, clock: ManualClock) -> None:
     created = make_license(admin, 5, lifetime=120)
     stale = [service.acquire(created.key, f"hw-{n}", EMAIL) for n in range(3)]
     clock.advance(100)

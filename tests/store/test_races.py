@@ -136,7 +136,11 @@ def test_firestore_heartbeat_load_no_contention(
         number = job % leases_total
         # Each round sends a lease's heartbeat through a different server process.
         server = servers[(number + job // leases_total) % len(servers)]
-        body = {"lease_id": lease_ids[number], "license_key": created.key, "hardware_id": f"hw-{number}"}
+        body = {
+            "lease_id": lease_ids[number],
+            "license_key": created.key,
+            "hardware_id": f"hw-{number}",
+        }
         return post(server.url + HEARTBEAT, body).status_code
 
     with ThreadPoolExecutor(max_workers=12) as pool:
