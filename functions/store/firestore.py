@@ -53,6 +53,8 @@ POLICIES = "policies"
 # Closed lease documents carry `delete_at` = close time + this retention; a TTL policy on
 # that field deletes them some time after (Firestore documents a delay of up to a day or so).
 CLOSED_LEASE_RETENTION = timedelta(days=30)
+# The TTL field; functions/store/firestore_indexes.json declares the same name.
+TTL_FIELD = "delete_at"
 
 _MAX_ATTEMPTS = 6
 _BACKOFF_BASE_SECONDS = 0.05
@@ -159,7 +161,7 @@ def _lease_data(lease: Lease) -> dict[str, Any]:
         "open": lease.is_open,
     }
     if lease.released_at is not None:
-        data["delete_at"] = _checked(lease.released_at + CLOSED_LEASE_RETENTION)
+        data[TTL_FIELD] = _checked(lease.released_at + CLOSED_LEASE_RETENTION)
     return data
 
 
