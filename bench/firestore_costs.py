@@ -3,8 +3,8 @@
 Firestore operations are counted as Firestore bills them, by wrapping the client's API
 object (see tests/store/firestore_api.py). For the embedded store the figures are SQL
 statements: SELECTs as reads and INSERT, UPDATE or DELETE statements as writes. Latencies
-are means over the runs, on whatever machine runs this; the emulator's latency says little
-about production Firestore.
+are means over the runs on the machine that runs this script. The emulator's latency is no
+guide to production Firestore.
 
 Usage: python bench/firestore_costs.py [--runs N]
 Starts its own emulator on a free 127.0.0.1 port unless FIRESTORE_EMULATOR_HOST is set.

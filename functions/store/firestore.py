@@ -50,8 +50,8 @@ SEAT_SHARDS = "seat_shards"
 PRODUCTS = "products"
 POLICIES = "policies"
 
-# Closed lease documents carry `delete_at` = close time + this retention; a TTL policy on
-# that field deletes them some time after (Firestore documents a delay of up to a day or so).
+# Closed lease documents carry `delete_at` = close time + this retention. A TTL policy on
+# that field deletes them some time later, so no logic may depend on the deletion.
 CLOSED_LEASE_RETENTION = timedelta(days=30)
 # The TTL field; functions/store/firestore_indexes.json declares the same name.
 TTL_FIELD = "delete_at"
@@ -60,9 +60,9 @@ _MAX_ATTEMPTS = 6
 _BACKOFF_BASE_SECONDS = 0.05
 _BACKOFF_CAP_SECONDS = 1.0
 
-# Aborted: a conflicting transaction or lock timeout. Unavailable and DeadlineExceeded: the
-# commit may or may not have been applied; retrying is safe because acquire finds its own
-# lease by seat identity, and heartbeat and release are idempotent.
+# Aborted means a conflicting transaction or a lock timeout. After Unavailable or
+# DeadlineExceeded the commit may have been applied. Retrying is still safe, because acquire
+# finds its own lease by seat identity and heartbeat and release are idempotent.
 _RETRYABLE = (
     google_exceptions.Aborted,
     google_exceptions.ServiceUnavailable,
@@ -225,8 +225,8 @@ def _counts_by_path(snapshots: Iterable[Any]) -> dict[str, int]:
 class _FirestoreTransaction:
     """The `SeatTransaction` of one Firestore transaction attempt.
 
-    Writes are buffered and applied at the end, one write per document: a commit may not
-    write one document twice, yet the seat logic can close a lease of a seat and then give
+    Writes are buffered and applied at the end, one write per document, because a commit
+    may not write one document twice. The seat logic can close a seat's lease and then give
     that seat a new lease, or change one shard counter several times.
     """
 
@@ -303,8 +303,8 @@ class _FirestoreTransaction:
         return [counts.get(ref.path, 0) for ref in refs]
 
     def peek_open_lease_count(self, license_id: str) -> int:
-        # A count aggregation outside the transaction: it takes no locks, so other acquires
-        # never wait on it, and Firestore bills one read per 1000 leases counted.
+        # A count aggregation outside the transaction takes no locks, so other acquires never
+        # wait on it. Firestore bills it as one read per 1000 index entries (Firestore pricing).
         query = (
             self._client.collection(LEASES)
             .where(filter=FieldFilter("license_id", "==", license_id))
@@ -375,6 +375,8 @@ class _FirestoreTransaction:
 
     def flush(self) -> None:
         """Hand the buffered writes to the Firestore transaction, which commits them."""
+        # NOTE: Firestore rejects a commit of more than 500 writes, so suspending or revoking
+        # a license with more than about 240 open leases fails until closing is batched.
         for kind, ref, data in self._writes.values():
             if data is None:
                 self._transaction.delete(ref)
@@ -467,7 +469,7 @@ class FirestoreSeatStore:
         if isinstance(last_error, google_exceptions.Aborted):
             raise StoreContention(self._max_attempts)
         raise ServiceUnavailable(
-            f"The seat store did not answer after {self._max_attempts} attempts; retry shortly."
+            f"The seat store did not respond after {self._max_attempts} attempts; retry shortly."
         )
 
     # Administration: single-document writes and queries outside transactions.

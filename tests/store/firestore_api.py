@@ -1,8 +1,8 @@
 """Wrappers around the Firestore client's generated API object, the edge of the process.
 
 Every RPC of `google.cloud.firestore.Client` goes through `client._firestore_api`, so a
-wrapper installed there sees the real requests and responses: it can fail a commit on
-purpose or count billed reads and writes without changing the code under test.
+wrapper installed there receives the real requests and responses. It can fail a commit on
+purpose, or count billed reads and writes, without changing the code under test.
 """
 
 from __future__ import annotations
@@ -47,8 +47,8 @@ class FaultyCommits:
 class CountingApi:
     """Counts document reads and writes as Firestore bills them.
 
-    A document lookup costs one read whether or not the document exists; a query costs one
-    read per returned document and at least one; a commit costs one write per write in it.
+    A document lookup costs one read, whether or not the document exists. A query costs one
+    read per returned document and at least one. A commit costs one write per write in it.
     """
 
     def __init__(self, api: Any) -> None:

@@ -1,7 +1,7 @@
 """Firestore reads and writes per call, counted at the client's API object.
 
-These are the billed operations behind the cost figures in docs/firestore.md; a change
-to the layout or the seat logic that adds reads or writes to a hot path fails here.
+These are the billed operations behind the cost figures in docs/firestore.md. A change to
+the layout or the seat logic that adds reads or writes to a hot path fails here.
 """
 
 from __future__ import annotations

@@ -2,12 +2,12 @@
 
 On Firestore the processes are API servers sharing one emulator, as Cloud Run instances
 share one database. A license with few seats has one counter document, so concurrent
-acquires of it all read that document and then write it. The emulator (Google Cloud
-SDK 528.0.0) lets such transactions wait on each other's locks for about 2 s
-and then aborts all but at most one of them, where production Firestore aborts the younger
-transaction at once. Each clash therefore costs about 2 s on the emulator, so the Firestore
-race is kept to eight clients and two seats, with clients retrying a `contention` answer as
-real clients would. The heavy race runs on the embedded store, whose lock waits are short.
+acquires of it all read that document and then write it. The emulator (Google Cloud SDK
+528.0.0) lets such transactions wait on each other's locks for about 2 s and then aborts
+all but at most one of them. Each clash therefore costs about 2 s on the emulator, so the
+Firestore race is kept to eight clients and two seats, with clients retrying a
+`contention` answer as real clients would. The heavy race runs on the embedded store, whose
+lock waits are short.
 """
 
 from __future__ import annotations
