@@ -73,7 +73,9 @@ class LiveServer:
         return self.log_path.read_text(errors="replace")
 
 
-def start_server(data_dir: Path, log_path: Path, extra_env: dict[str, str] | None = None) -> LiveServer:
+def start_server(
+    data_dir: Path, log_path: Path, extra_env: dict[str, str] | None = None
+) -> LiveServer:
     """Start `python main.py` on a free port and wait until /healthz answers."""
     port = free_port()
     env = {

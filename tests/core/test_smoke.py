@@ -12,7 +12,11 @@ ACQUIRE = "/api/v1/licenses/acquire"
 def test_unknown_key_gets_json_404(live_server: LiveServer) -> None:
     response = requests.post(
         live_server.url + ACQUIRE,
-        json={"license_key": "test-key", "hardware_id": "test-hw", "user_email": "test@example.com"},
+        json={
+            "license_key": "test-key",
+            "hardware_id": "test-hw",
+            "user_email": "test@example.com",
+        },
         timeout=5,
     )
     assert response.status_code == 404
