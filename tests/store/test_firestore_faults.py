@@ -103,6 +103,22 @@ def test_aborts_exhaust_attempts(
     assert firestore_store.list_open_leases(license_id) == []
 
 
+def test_unavailable_exhausts_as_503(
+    firestore_service: LicenseService, firestore_store: FirestoreSeatStore
+) -> None:
+    key, license_id = create_license(firestore_service, 1)
+    granted = firestore_service.acquire(key, "hw-1", EMAIL)
+    install(firestore_store.client, FaultyCommits, ["unavailable"] * 3)
+    with pytest.raises(LicenseError) as error:
+        firestore_service.heartbeat(granted.lease.id, key, "hw-1")
+    assert error.value.code is ProblemCode.SERVICE_UNAVAILABLE
+    assert error.value.retry_after_seconds is not None
+    # Each attempt committed; a repeated heartbeat changes nothing but the expiry.
+    assert [lease.id for lease in firestore_store.list_open_leases(license_id)] == [
+        granted.lease.id
+    ]
+
+
 def test_contention_is_503_problem(
     firestore_service: LicenseService, firestore_store: FirestoreSeatStore
 ) -> None:

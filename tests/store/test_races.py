@@ -150,6 +150,38 @@ def test_firestore_heartbeat_load_no_contention(
     assert_counters_match_leases(store, created.license.id)
 
 
+def test_firestore_sharded_concurrent_acquires(
+    firestore_emulator: FirestoreEmulator, data_dir: Path
+) -> None:
+    firestore_emulator.reset()
+    store = FirestoreSeatStore.connect(firestore_emulator.project, "(default)")
+    service = LicenseService(
+        store, LocalSigner(data_dir), hasher_for(data_dir), SystemClock(), ISSUER
+    )
+    admin = Admin(store, service.hasher, SystemClock())
+    admin.create_product("cad")
+    seats_total = 100
+    created = admin.create_license("cad", "acme", SeatTerms(seats_total))
+    clients = 6
+
+    def acquire(number: int) -> str:
+        return service.acquire(created.key, f"hw-{number}", EMAIL).lease.id
+
+    try:
+        with ThreadPoolExecutor(max_workers=clients) as pool:
+            lease_ids = set(pool.map(acquire, range(clients)))
+        assert len(lease_ids) == clients
+        counters = store.seat_counters(created.license.id)
+        assert sum(counters.values()) == clients
+        # The acquires spread over more than one counter document. Seat keys are keyed hashes
+        # under a random secret, so all six landing on one of five shards has a chance of
+        # 5 * (1/5)**6, about 1 in 3000.
+        assert len([shard for shard, used in counters.items() if used]) > 1
+        assert_counters_match_leases(store, created.license.id)
+    finally:
+        store.close()
+
+
 def _acquire_in_process(data_dir: str, key: str, worker: int, attempts: int) -> list[str]:
     """Acquire `attempts` distinct seats from a fresh process; return the outcome codes."""
     store = SqliteSeatStore(Path(data_dir))
