@@ -27,6 +27,10 @@ RECLAIM_BATCH_LIMIT = 100
 SEATS_PER_SHARD = 20
 MAX_SHARDS = 32
 
+# Leases closed per transaction when a license is suspended or revoked. Each close writes up
+# to three records, so a batch stays well below Firestore's limit of 500 writes per commit.
+STATUS_CLOSE_BATCH = 100
+
 _CLOSED_LICENSE_CODES = {
     CloseReason.LICENSE_SUSPENDED: ProblemCode.LICENSE_SUSPENDED,
     CloseReason.LICENSE_REVOKED: ProblemCode.LICENSE_REVOKED,
@@ -343,18 +347,35 @@ def set_license_status(
 
     Returns the updated license and the number of leases closed, or None if no license has
     that id. Closing the leases here is what makes a suspension take effect at the next
-    heartbeat without the heartbeat reading the license.
+    heartbeat without the heartbeat reading the license. At most STATUS_CLOSE_BATCH leases
+    are closed here; when that many were, the caller runs `close_license_leases` until it
+    returns 0.
     """
     license = tx.license(license_id)
     if license is None:
         return None
     reason = _STATUS_CLOSE_REASONS.get(status)
-    to_close = tx.open_leases(license_id) if reason is not None else []
+    to_close = tx.open_leases(license_id, STATUS_CLOSE_BATCH) if reason is not None else []
     tx.set_license_status(license_id, status)
     for lease in to_close:
         assert reason is not None
         close_lease(tx, lease, now, reason)
     return dataclasses.replace(license, status=status), len(to_close)
+
+
+def close_license_leases(tx: SeatTransaction, now: datetime, license_id: str) -> int:
+    """Close the next batch of open leases of a suspended or revoked license; return how many.
+
+    The license is read again, so a license reinstated meanwhile keeps its leases.
+    """
+    license = tx.license(license_id)
+    reason = _STATUS_CLOSE_REASONS.get(license.status) if license is not None else None
+    if reason is None:
+        return 0
+    to_close = tx.open_leases(license_id, STATUS_CLOSE_BATCH)
+    for lease in to_close:
+        close_lease(tx, lease, now, reason)
+    return len(to_close)
 
 
 def close_if_expired(tx: SeatTransaction, now: datetime, lease_id: str) -> Lease | None:

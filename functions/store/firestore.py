@@ -326,11 +326,12 @@ class _FirestoreTransaction:
         )
         return [_lease_from(data) for data in self._query(query)]
 
-    def open_leases(self, license_id: str) -> list[Lease]:
+    def open_leases(self, license_id: str, limit: int) -> list[Lease]:
         query = (
             self._client.collection(LEASES)
             .where(filter=FieldFilter("license_id", "==", license_id))
             .where(filter=FieldFilter("open", "==", True))
+            .limit(limit)
         )
         leases = [_lease_from(data) for data in self._query(query)]
         return sorted(leases, key=lambda lease: (lease.acquired_at, lease.id))
@@ -375,8 +376,6 @@ class _FirestoreTransaction:
 
     def flush(self) -> None:
         """Hand the buffered writes to the Firestore transaction, which commits them."""
-        # NOTE: Firestore rejects a commit of more than 500 writes, so suspending or revoking
-        # a license with more than about 240 open leases fails until closing is batched.
         for kind, ref, data in self._writes.values():
             if data is None:
                 self._transaction.delete(ref)

@@ -240,11 +240,11 @@ class _SqliteTransaction:
         ).fetchall()
         return [_lease_from_row(row) for row in rows]
 
-    def open_leases(self, license_id: str) -> list[Lease]:
+    def open_leases(self, license_id: str, limit: int) -> list[Lease]:
         rows = self._db.execute(
             "SELECT * FROM leases WHERE license_id = ? AND released_at IS NULL"
-            " ORDER BY acquired_at",
-            (license_id,),
+            " ORDER BY acquired_at LIMIT ?",
+            (license_id, limit),
         ).fetchall()
         return [_lease_from_row(row) for row in rows]
 

@@ -185,6 +185,19 @@ def test_suspend_closes_leases(service: LicenseService, admin: Admin) -> None:
     assert problem_code(acquire) is ProblemCode.LICENSE_SUSPENDED
 
 
+def test_suspend_closes_in_batches(
+    service: LicenseService, admin: Admin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(seats, "STATUS_CLOSE_BATCH", 2)
+    created = make_license(admin, 5)
+    for number in range(5):
+        service.acquire(created.key, f"hw-{number}", EMAIL)
+    _, closed = admin.set_status(created.license.id, LicenseStatus.REVOKED)
+    assert closed == 5
+    assert service.store.list_open_leases(created.license.id) == []
+    assert_counters_match_leases(service.store, created.license.id)
+
+
 def test_reinstate_after_suspend(service: LicenseService, admin: Admin) -> None:
     created = make_license(admin, 1)
     admin.set_status(created.license.id, LicenseStatus.SUSPENDED)
