@@ -99,7 +99,7 @@ def _required_utc(value: datetime) -> datetime:
 
 def _checked(value: datetime | None) -> datetime | None:
     if value is not None and value.tzinfo is None:
-        raise ValueError(f"Refusing to store naive datetime {value!r}; use UTC.")
+        raise ValueError(f"Cannot store naive datetime {value!r}; pass a timezone-aware UTC one.")
     return None if value is None else value.astimezone(UTC)
 
 
@@ -225,9 +225,9 @@ def _counts_by_path(snapshots: Iterable[Any]) -> dict[str, int]:
 class _FirestoreTransaction:
     """The `SeatTransaction` of one Firestore transaction attempt.
 
-    Writes are buffered and applied at the end, one write per document, because a commit
-    may not write one document twice. The seat logic can close a seat's lease and then give
-    that seat a new lease, or change one shard counter several times.
+    Writes are buffered and applied at the end with one write per document, which keeps the
+    billed writes to a minimum. The seat logic may, for example, close a seat's lease and
+    then give that seat a new lease, or change one shard counter several times.
     """
 
     def __init__(self, client: firestore.Client, transaction: firestore.Transaction) -> None:
