@@ -100,16 +100,17 @@ def firestore_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fir
     emulator = FirestoreEmulator(host, EMULATOR_PROJECT)
     try:
         _wait_until_ready(process, host, log_path)
-        previous = {name: os.environ.get(name) for name in emulator.env}
-        os.environ.update(emulator.env)
+        # In-process Firestore clients find the emulator through this variable. The project
+        # is passed explicitly, and server processes get `emulator.env`.
+        previous = os.environ.get("FIRESTORE_EMULATOR_HOST")
+        os.environ["FIRESTORE_EMULATOR_HOST"] = host
         yield emulator
     finally:
         _stop(process)
-    for name, value in previous.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
+    if previous is None:
+        os.environ.pop("FIRESTORE_EMULATOR_HOST", None)
+    else:
+        os.environ["FIRESTORE_EMULATOR_HOST"] = previous
 
 
 def _wait_until_ready(process: subprocess.Popen[bytes], host: str, log_path: Path) -> None:
