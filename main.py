@@ -21,6 +21,7 @@ from functions import app as app_module
 from functions.admin import Admin, seed_demo
 from functions.http import handle, http_exception_response
 from functions.logs import configure_logging
+from functions.sweep import handle_sweep
 
 configure_logging()
 
@@ -28,6 +29,12 @@ configure_logging()
 @functions_framework.http
 def licenses(request: flask.Request) -> flask.Response:
     return handle(request)
+
+
+@functions_framework.http
+def sweep(request: flask.Request) -> flask.Response:
+    """Close expired leases in bounded batches; a scheduler POSTs here periodically."""
+    return handle_sweep(request)
 
 
 def _install_error_handlers(app: flask.Flask) -> None:

@@ -122,7 +122,17 @@ class Admin:
         result = self.store.run_transaction(work)
         if result is None:
             raise AdminError(f"No license has the id {license_id!r}.")
-        return result
+        license, closed = result
+        batch = closed
+        # Leases beyond the first batch are closed in further transactions, one batch each.
+        while batch == seats.STATUS_CLOSE_BATCH:
+
+            def close_batch(tx: SeatTransaction) -> int:
+                return seats.close_license_leases(tx, now, license_id)
+
+            batch = self.store.run_transaction(close_batch)
+            closed += batch
+        return license, closed
 
     def force_release(self, lease_id: str) -> Lease:
         now = self.clock.now()

@@ -19,6 +19,18 @@ from functions.store.sqlite import SqliteSeatStore
 def open_store(settings: Settings) -> SeatStore:
     if settings.store is StoreKind.EMBEDDED:
         return SqliteSeatStore(settings.data_dir)
+    if settings.store is StoreKind.FIRESTORE:
+        if settings.google_cloud_project is None:
+            raise ConfigError(
+                "LICENSE_STORE=firestore needs GOOGLE_CLOUD_PROJECT set to the project that "
+                "holds the Firestore database."
+            )
+        # Imported here so that the embedded store runs without the Firestore client loaded.
+        from functions.store.firestore import FirestoreSeatStore
+
+        return FirestoreSeatStore.connect(
+            settings.google_cloud_project, settings.firestore_database
+        )
     raise ConfigError(f"LICENSE_STORE={settings.store.value} is not available in this build.")
 
 

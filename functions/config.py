@@ -123,6 +123,7 @@ class Settings:
     secrets: SecretsKind = SecretsKind.LOCAL
     kms: KmsSettings | None = None
     secret_manager_endpoint: str | None = None
+    firestore_database: str = "(default)"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -144,4 +145,5 @@ class Settings:
             secrets=secrets,
             kms=KmsSettings.from_env(env) if signer is SignerKind.KMS else None,
             secret_manager_endpoint=_local_endpoint(env, "LICENSE_SECRET_MANAGER_ENDPOINT"),
+            firestore_database=env.get("LICENSE_FIRESTORE_DATABASE") or "(default)",
         )

@@ -109,6 +109,8 @@ class Lease:
     # The license's customer, copied so that closing a lease can write its usage record
     # without reading the license.
     customer: str = ""
+    # Index of the seat counter shard this lease's seat is counted in (see `seats.shard_caps`).
+    shard: int = 0
 
     @property
     def is_open(self) -> bool:

@@ -22,6 +22,16 @@ from functions.store import SeatTransaction
 # remaining expired leases are closed by later acquires or by the sweep.
 RECLAIM_BATCH_LIMIT = 100
 
+# A license's seats are counted in shards: separate counters whose caps add up to the
+# license's seats, so that concurrent acquires mostly write different records. A license of
+# up to SEATS_PER_SHARD seats has one shard, which keeps its acquires at one counter read.
+SEATS_PER_SHARD = 20
+MAX_SHARDS = 32
+
+# Leases closed per transaction when a license is suspended or revoked. Each close writes up
+# to three records, so a batch stays well below Firestore's limit of 500 writes per commit.
+STATUS_CLOSE_BATCH = 100
+
 _CLOSED_LICENSE_CODES = {
     CloseReason.LICENSE_SUSPENDED: ProblemCode.LICENSE_SUSPENDED,
     CloseReason.LICENSE_REVOKED: ProblemCode.LICENSE_REVOKED,
@@ -77,6 +87,18 @@ def _lease_expiry(
     return expiry
 
 
+def shard_caps(seats: int) -> list[int]:
+    """Split `seats` into per-shard caps that differ by at most one and add up to `seats`."""
+    count = min(MAX_SHARDS, -(-seats // SEATS_PER_SHARD))
+    base, extra = divmod(seats, count)
+    return [base + 1 if shard < extra else base for shard in range(count)]
+
+
+def preferred_shard(seat_key: str, shard_count: int) -> int:
+    """Pick the shard a seat identity tries first; seat keys are uniform hex digests."""
+    return int(seat_key[:8], 16) % shard_count
+
+
 def close_lease(tx: SeatTransaction, lease: Lease, now: datetime, reason: CloseReason) -> Lease:
     """Close an open lease and write its usage record in the same transaction.
 
@@ -84,6 +106,7 @@ def close_lease(tx: SeatTransaction, lease: Lease, now: datetime, reason: CloseR
     """
     closed = lease.closed(now, reason)
     tx.update_lease(closed)
+    tx.add_to_shard(lease.license_id, lease.shard, -1)
     tx.insert_usage_record(UsageRecord.for_closed_lease(closed))
     return closed
 
@@ -103,12 +126,79 @@ def _deny(tx: SeatTransaction, license: License, now: datetime, error: LicenseEr
     return Denied(error, license.id)
 
 
-def reclaim_expired(tx: SeatTransaction, license_id: str, now: datetime) -> int:
-    """Close the open leases of a license whose lifetime ran out; return how many."""
-    expired = tx.expired_open_leases(license_id, now, RECLAIM_BATCH_LIMIT)
-    for lease in expired:
-        close_lease(tx, lease, now, CloseReason.EXPIRED)
-    return len(expired)
+def _free_shard(caps: list[int], used: dict[int, int]) -> int | None:
+    for shard, count in used.items():
+        if count < caps[shard]:
+            return shard
+    return None
+
+
+def _choose_shard(
+    tx: SeatTransaction,
+    license: License,
+    now: datetime,
+    seat_key: str,
+    closing: list[Lease],
+) -> tuple[int | None, dict[int, int]]:
+    """Find a shard with a free seat, reading as few counters as possible.
+
+    `closing` holds the leases this acquire will close; reclaimed expired leases are
+    appended to it. Returns the chosen shard (None if every seat is held by a live lease)
+    and the counts of the shards read, net of the leases in `closing`. Only reads, so the
+    caller can write afterwards.
+    """
+    caps = shard_caps(license.seats)
+    # An expired lease of the same seat frees a seat in its own shard, so try that one first.
+    first = preferred_shard(seat_key, len(caps))
+    if closing and closing[0].shard < len(caps):
+        first = closing[0].shard
+
+    def net_counts(shards: list[int]) -> dict[int, int]:
+        counts = dict(zip(shards, tx.shard_counts(license.id, shards), strict=True))
+        for lease in closing:
+            if lease.shard in counts:
+                counts[lease.shard] -= 1
+        return counts
+
+    used = net_counts([first])
+    chosen = _free_shard(caps, used)
+    if chosen is not None:
+        return chosen, used
+
+    others = [shard for shard in range(len(caps)) if shard != first]
+    if others:
+        used.update(net_counts(others))
+        chosen = _free_shard(caps, used)
+        if chosen is not None:
+            return chosen, used
+
+    # Every counter is at its cap: only now look for expired leases to reclaim, which keeps
+    # the common acquire free of a query.
+    closing_ids = {lease.id for lease in closing}
+    for lease in tx.expired_open_leases(license.id, now, RECLAIM_BATCH_LIMIT):
+        if lease.id not in closing_ids:
+            closing.append(lease)
+            if lease.shard in used:
+                used[lease.shard] -= 1
+    return _free_shard(caps, used), used
+
+
+def _seats_used(
+    tx: SeatTransaction,
+    license: License,
+    used: dict[int, int],
+    closing: list[Lease],
+    chosen: int | None,
+) -> int:
+    """Count the seats in use once this acquire commits, for the response.
+
+    When the acquire read every shard counter the count is exact. Otherwise it comes from a
+    count of open leases that takes no locks, so it may miss concurrent acquires.
+    """
+    granted = 1 if chosen is not None else 0
+    if len(used) == len(shard_caps(license.seats)):
+        return sum(used.values()) + granted
+    return tx.peek_open_lease_count(license.id) - len(closing) + granted
 
 
 def acquire(
@@ -144,15 +234,18 @@ def acquire(
             last_heartbeat_at=now,
             expires_at=_lease_expiry(now, license.lease_lifetime_seconds, license.expires_at),
         )
+        seats_used = _seats_used(tx, license, {}, [], None)
         tx.update_lease(renewed)
-        return Granted(renewed, tx.count_open_leases(license.id), renewed=True)
-    if existing is not None:
-        close_lease(tx, existing, now, CloseReason.EXPIRED)
+        return Granted(renewed, seats_used, renewed=True)
 
-    seats_used = tx.count_open_leases(license.id)
-    if seats_used >= license.seats:
-        seats_used -= reclaim_expired(tx, license.id, now)
-    if seats_used >= license.seats:
+    # Every read happens before the first write (a Firestore rule), so the leases to close
+    # are collected first and closed together with the insert.
+    closing = [existing] if existing is not None else []
+    shard, used = _choose_shard(tx, license, now, seat_key, closing)
+    seats_used = _seats_used(tx, license, used, closing, shard)
+    for lease in closing:
+        close_lease(tx, lease, now, CloseReason.EXPIRED)
+    if shard is None:
         return _deny(tx, license, now, NoSeatAvailable(seats_used, license.seats))
 
     lease = Lease(
@@ -171,9 +264,11 @@ def acquire(
         last_heartbeat_at=now,
         expires_at=_lease_expiry(now, license.lease_lifetime_seconds, license.expires_at),
         customer=license.customer,
+        shard=shard,
     )
     tx.insert_lease(lease)
-    return Granted(lease, seats_used + 1, renewed=False)
+    tx.add_to_shard(license.id, shard, 1)
+    return Granted(lease, seats_used, renewed=False)
 
 
 def _owned_lease(
@@ -273,16 +368,44 @@ def set_license_status(
 
     Returns the updated license and the number of leases closed, or None if no license has
     that id. Closing the leases here is what makes a suspension take effect at the next
-    heartbeat without the heartbeat reading the license.
+    heartbeat without the heartbeat reading the license. At most STATUS_CLOSE_BATCH leases
+    are closed here; when that many were, the caller runs `close_license_leases` until it
+    returns 0.
     """
     license = tx.license(license_id)
     if license is None:
         return None
-    tx.set_license_status(license_id, status)
-    closed = 0
     reason = _STATUS_CLOSE_REASONS.get(status)
-    if reason is not None:
-        for lease in tx.open_leases(license_id):
-            close_lease(tx, lease, now, reason)
-            closed += 1
-    return dataclasses.replace(license, status=status), closed
+    to_close = tx.open_leases(license_id, STATUS_CLOSE_BATCH) if reason is not None else []
+    tx.set_license_status(license_id, status)
+    for lease in to_close:
+        assert reason is not None
+        close_lease(tx, lease, now, reason)
+    return dataclasses.replace(license, status=status), len(to_close)
+
+
+def close_license_leases(tx: SeatTransaction, now: datetime, license_id: str) -> int:
+    """Close the next batch of open leases of a suspended or revoked license; return how many.
+
+    The license is read again, so a license reinstated meanwhile keeps its leases.
+    """
+    license = tx.license(license_id)
+    reason = _STATUS_CLOSE_REASONS.get(license.status) if license is not None else None
+    if reason is None:
+        return 0
+    to_close = tx.open_leases(license_id, STATUS_CLOSE_BATCH)
+    for lease in to_close:
+        close_lease(tx, lease, now, reason)
+    return len(to_close)
+
+
+def close_if_expired(tx: SeatTransaction, now: datetime, lease_id: str) -> Lease | None:
+    """Close one lease if it is still open and expired; return the closed lease, else None.
+
+    The sweep calls this per lease it found outside a transaction, so the lease is read again
+    here: a heartbeat or release may have changed it since.
+    """
+    lease = tx.lease(lease_id)
+    if lease is None or not lease.is_open or lease.is_live(now):
+        return None
+    return close_lease(tx, lease, now, CloseReason.EXPIRED)

@@ -4,6 +4,9 @@ A store runs a caller's function inside one transaction: the function reads, dec
 writes through a `SeatTransaction`, and the store retries the whole function when the
 transaction conflicts with a concurrent one. The seat logic lives in `functions.seats`; a
 store only persists records and knows nothing about HTTP.
+
+A function must make all its reads before its first write, because Firestore transactions
+require that order. Writes need not be visible to later reads of the same transaction.
 """
 
 from __future__ import annotations
@@ -31,15 +34,32 @@ class SeatTransaction(Protocol):
         """Return the open (not closed) lease holding `seat_key`, live or expired."""
         ...
 
-    def count_open_leases(self, license_id: str) -> int:
-        """Count the leases of a license that are not closed, including expired ones."""
+    def shard_counts(self, license_id: str, shards: Sequence[int]) -> list[int]:
+        """Return the seats in use counted in each of `shards` (0 for a shard never written).
+
+        The values are read inside the transaction, so a decision based on them is safe.
+        """
+        ...
+
+    def peek_open_lease_count(self, license_id: str) -> int:
+        """Count the open leases of a license (expired ones too) for reporting only.
+
+        The count may be read without transaction isolation and so miss concurrent commits
+        and this transaction's own writes; never base the seat cap on it.
+        """
+        ...
+
+    def add_to_shard(self, license_id: str, shard: int, delta: int) -> None:
+        """Add `delta` (positive or negative) to the seats-in-use counter of one shard."""
         ...
 
     def expired_open_leases(self, license_id: str, now: datetime, limit: int) -> list[Lease]:
         """Return up to `limit` open leases of a license with `expires_at` at or before `now`."""
         ...
 
-    def open_leases(self, license_id: str) -> list[Lease]: ...
+    def open_leases(self, license_id: str, limit: int) -> list[Lease]:
+        """Return up to `limit` open leases of a license, live or expired."""
+        ...
 
     def insert_lease(self, lease: Lease) -> None: ...
 
@@ -86,6 +106,17 @@ class SeatStore(Protocol):
     def list_licenses(self) -> Sequence[License]: ...
 
     def list_open_leases(self, license_id: str | None = None) -> Sequence[Lease]: ...
+
+    def expired_open_lease_ids(self, now: datetime, limit: int) -> Sequence[str]:
+        """Return the ids of up to `limit` open leases of any license that expired by `now`.
+
+        Read outside a transaction: the caller re-reads each lease in its own transaction.
+        """
+        ...
+
+    def seat_counters(self, license_id: str) -> dict[int, int]:
+        """Return every shard counter of a license, keyed by shard, for checks and reports."""
+        ...
 
     # Billing: reads of the usage ledger, price plans and closed periods.
     # NOTE: the Firestore store does not implement these yet.

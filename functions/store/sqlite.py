@@ -97,7 +97,16 @@ CREATE TABLE IF NOT EXISTS leases (
     expires_at TEXT NOT NULL,
     released_at TEXT,
     close_reason TEXT,
-    customer TEXT NOT NULL DEFAULT ''
+    customer TEXT NOT NULL DEFAULT '',
+    shard INTEGER NOT NULL DEFAULT 0
+);
+-- Seats in use per counter shard of a license; the seat logic keeps these in step with the
+-- open leases.
+CREATE TABLE IF NOT EXISTS seat_shards (
+    license_id TEXT NOT NULL REFERENCES licenses (id),
+    shard INTEGER NOT NULL,
+    used INTEGER NOT NULL,
+    PRIMARY KEY (license_id, shard)
 );
 -- At most one open lease per seat: a second insert for the same seat fails instead of
 -- taking a second seat, even if the seat logic had a bug.
@@ -212,6 +221,7 @@ def _lease_from_row(row: sqlite3.Row) -> Lease:
         released_at=_from_text(row["released_at"]),
         close_reason=CloseReason(row["close_reason"]) if row["close_reason"] else None,
         customer=row["customer"],
+        shard=row["shard"],
     )
 
 
@@ -234,6 +244,7 @@ def _lease_values(lease: Lease) -> dict[str, Any]:
         "released_at": _to_text(lease.released_at),
         "close_reason": lease.close_reason.value if lease.close_reason else None,
         "customer": lease.customer,
+        "shard": lease.shard,
     }
 
 
@@ -309,13 +320,24 @@ class _SqliteTransaction:
         )
         return _lease_from_row(row) if row else None
 
-    def count_open_leases(self, license_id: str) -> int:
+    def shard_counts(self, license_id: str, shards: Sequence[int]) -> list[int]:
+        counts = _shard_counts(self._db, license_id)
+        return [counts.get(shard, 0) for shard in shards]
+
+    def peek_open_lease_count(self, license_id: str) -> int:
         row = self._one(
             "SELECT COUNT(*) FROM leases WHERE license_id = ? AND released_at IS NULL",
             license_id,
         )
         assert row is not None
         return int(row[0])
+
+    def add_to_shard(self, license_id: str, shard: int, delta: int) -> None:
+        self._db.execute(
+            "INSERT INTO seat_shards (license_id, shard, used) VALUES (?, ?, ?)"
+            " ON CONFLICT (license_id, shard) DO UPDATE SET used = used + excluded.used",
+            (license_id, shard, delta),
+        )
 
     def expired_open_leases(self, license_id: str, now: datetime, limit: int) -> list[Lease]:
         rows = self._db.execute(
@@ -325,11 +347,11 @@ class _SqliteTransaction:
         ).fetchall()
         return [_lease_from_row(row) for row in rows]
 
-    def open_leases(self, license_id: str) -> list[Lease]:
+    def open_leases(self, license_id: str, limit: int) -> list[Lease]:
         rows = self._db.execute(
             "SELECT * FROM leases WHERE license_id = ? AND released_at IS NULL"
-            " ORDER BY acquired_at",
-            (license_id,),
+            " ORDER BY acquired_at LIMIT ?",
+            (license_id, limit),
         ).fetchall()
         return [_lease_from_row(row) for row in rows]
 
@@ -390,11 +412,11 @@ class _SqliteTransaction:
         )
 
 
-def _add_lease_customer_column(db: sqlite3.Connection) -> None:
-    """Add `leases.customer` to a database created before leases carried the customer."""
-    columns = {row["name"] for row in db.execute("PRAGMA table_info(leases)").fetchall()}
-    if "customer" not in columns:
-        db.execute("ALTER TABLE leases ADD COLUMN customer TEXT NOT NULL DEFAULT ''")
+def _shard_counts(db: sqlite3.Connection, license_id: str) -> dict[int, int]:
+    rows = db.execute(
+        "SELECT shard, used FROM seat_shards WHERE license_id = ?", (license_id,)
+    ).fetchall()
+    return {int(row["shard"]): int(row["used"]) for row in rows}
 
 
 def _is_lock_conflict(error: sqlite3.OperationalError) -> bool:
@@ -415,7 +437,6 @@ class SqliteSeatStore:
         db = self._connection()
         db.execute("PRAGMA journal_mode=WAL")
         db.executescript(_SCHEMA)
-        _add_lease_customer_column(db)
         db.executescript(_BILLING_SCHEMA)
 
     def _open(self) -> sqlite3.Connection:
@@ -566,6 +587,21 @@ class SqliteSeatStore:
                 .fetchall()
             )
         return [_lease_from_row(row) for row in rows]
+
+    def expired_open_lease_ids(self, now: datetime, limit: int) -> Sequence[str]:
+        rows = (
+            self._connection()
+            .execute(
+                "SELECT id FROM leases WHERE released_at IS NULL AND expires_at <= ?"
+                " ORDER BY expires_at LIMIT ?",
+                (_to_text(now), limit),
+            )
+            .fetchall()
+        )
+        return [row["id"] for row in rows]
+
+    def seat_counters(self, license_id: str) -> dict[int, int]:
+        return _shard_counts(self._connection(), license_id)
 
     # Billing reads and writes, outside the seat path.
 

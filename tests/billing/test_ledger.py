@@ -5,7 +5,6 @@ from __future__ import annotations
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
@@ -16,7 +15,6 @@ from functions.errors import LicenseError, ProblemCode
 from functions.identity import hardware_id_sha256
 from functions.models import CloseReason, LicenseStatus
 from functions.store import SeatTransaction
-from functions.store.sqlite import _SCHEMA, DATABASE_FILENAME, SqliteSeatStore
 from tests.billing.conftest import HEARTBEAT_SECONDS, LIFETIME_SECONDS, Billing
 
 # Wide enough to cover every record a test writes.
@@ -205,23 +203,3 @@ def test_license_expiry_caps_billable_end(billing: Billing) -> None:
     assert record.close_reason is CloseReason.LICENSE_EXPIRED
     assert record.ended_at == start + timedelta(seconds=90)
 
-
-def test_store_adds_customer_column_to_old_file(tmp_path: Path) -> None:
-    old_schema = _SCHEMA.replace(",\n    customer TEXT NOT NULL DEFAULT ''", "")
-    assert (
-        "customer TEXT NOT NULL DEFAULT"
-        not in old_schema.split("CREATE TABLE IF NOT EXISTS leases")[1]
-    )
-    connection = sqlite3.connect(tmp_path / DATABASE_FILENAME)
-    connection.executescript(old_schema)
-    connection.close()
-
-    store = SqliteSeatStore(tmp_path)
-    try:
-        columns = {
-            row["name"]
-            for row in store._connection().execute("PRAGMA table_info(leases)").fetchall()
-        }
-    finally:
-        store.close()
-    assert "customer" in columns
