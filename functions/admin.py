@@ -119,7 +119,10 @@ class Admin:
         def work(tx: SeatTransaction) -> tuple[License, int] | None:
             return seats.set_license_status(tx, now, license_id, status)
 
-        result = self.store.run_transaction(work)
+        try:
+            result = self.store.run_transaction(work)
+        except seats.StatusChangeRejected as error:
+            raise AdminError(str(error)) from None
         if result is None:
             raise AdminError(f"No license has the id {license_id!r}.")
         license, closed = result

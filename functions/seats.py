@@ -292,7 +292,12 @@ def _closed_lease_problem(lease: Lease) -> LicenseError:
     assert lease.close_reason is not None
     code = _CLOSED_LICENSE_CODES.get(lease.close_reason)
     if code is not None:
-        return LicenseError(code, f"This lease was closed because of {lease.close_reason.value}.")
+        # The license may have been reinstated since; the lease stays closed either way.
+        return LicenseError(
+            code,
+            f"This lease was closed because of {lease.close_reason.value}. If the license has "
+            "been reinstated since, acquire a new lease.",
+        )
     return LicenseError(
         ProblemCode.LEASE_EXPIRED,
         f"This lease is no longer held (closed: {lease.close_reason.value}); acquire a new one.",
@@ -355,6 +360,10 @@ def force_release(tx: SeatTransaction, now: datetime, lease_id: str) -> Released
     return Released(close_lease(tx, lease, now, CloseReason.FORCE_RELEASED), already_closed=False)
 
 
+class StatusChangeRejected(ValueError):
+    """A license status change that the license's current status does not allow."""
+
+
 _STATUS_CLOSE_REASONS = {
     LicenseStatus.SUSPENDED: CloseReason.LICENSE_SUSPENDED,
     LicenseStatus.REVOKED: CloseReason.LICENSE_REVOKED,
@@ -375,6 +384,11 @@ def set_license_status(
     license = tx.license(license_id)
     if license is None:
         return None
+    if license.status is LicenseStatus.REVOKED and status is not LicenseStatus.REVOKED:
+        raise StatusChangeRejected(
+            f"License {license_id} is revoked, and revocation is final; "
+            "create a new license instead."
+        )
     reason = _STATUS_CLOSE_REASONS.get(status)
     to_close = tx.open_leases(license_id, STATUS_CLOSE_BATCH) if reason is not None else []
     tx.set_license_status(license_id, status)

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from functions.admin import Admin, CreatedLicense
+from functions.admin import Admin, AdminError, CreatedLicense
 from functions.clock import ManualClock
 from functions.models import LicenseStatus
 from tests.core.conftest import (
@@ -102,17 +102,17 @@ class TestClosedByAdmin:
         assert response.get_json()["already_closed"] is True
         assert response.get_json()["close_reason"] == code
 
+
+class TestReinstate:
     def test_reinstate_allows_acquire(
         self,
         client: FlaskClient,
         new_license: LicenseFactory,
         admin: Admin,
-        status: LicenseStatus,
-        code: str,
     ) -> None:
         created = new_license(seats=1)
         old = acquire(client, created.key)
-        admin.set_status(created.license.id, status)
+        admin.set_status(created.license.id, LicenseStatus.SUSPENDED)
 
         admin.set_status(created.license.id, LicenseStatus.ACTIVE)
         new = acquire(client, created.key)
@@ -125,17 +125,28 @@ class TestClosedByAdmin:
         client: FlaskClient,
         new_license: LicenseFactory,
         admin: Admin,
-        status: LicenseStatus,
-        code: str,
     ) -> None:
         created = new_license()
         old = acquire(client, created.key)
-        admin.set_status(created.license.id, status)
+        admin.set_status(created.license.id, LicenseStatus.SUSPENDED)
         admin.set_status(created.license.id, LicenseStatus.ACTIVE)
 
         response = client.post(HEARTBEAT, json=lease_body(old["lease_id"], created.key))
 
-        assert_problem(response, 403, code)
+        assert_problem(response, 403, "license_suspended")
+        assert "reinstated" in response.get_json()["detail"]
+
+    def test_revoked_cannot_be_reinstated(
+        self, client: FlaskClient, new_license: LicenseFactory, admin: Admin
+    ) -> None:
+        created = new_license()
+        admin.set_status(created.license.id, LicenseStatus.REVOKED)
+
+        with pytest.raises(AdminError, match="revocation is final"):
+            admin.set_status(created.license.id, LicenseStatus.ACTIVE)
+        response = client.post(ACQUIRE, json=acquire_body(created.key))
+
+        assert_problem(response, 403, "license_revoked")
 
 
 def test_revoked_wins_over_expired(
