@@ -14,11 +14,11 @@ from pathlib import Path
 # root provides the application package `functions`, whose names the stack uses.
 sys.path.insert(1, str(Path(__file__).resolve().parent.parent))
 
-from cdktf import App  # noqa: E402
+from cdktf import App
 
-from license_infra.config import ConfigError  # noqa: E402
-from license_infra.environments import environments, images_from_environment  # noqa: E402
-from license_infra.stack import build_stacks  # noqa: E402
+from license_infra.config import ConfigError
+from license_infra.environments import environments, images_from_environment
+from license_infra.stack import build_stacks
 
 
 def main() -> int:

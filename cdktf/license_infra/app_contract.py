@@ -59,8 +59,9 @@ def server_secret_names() -> tuple[str, ...]:
     return tuple(SERVER_SECRETS)
 
 
-def load_firestore_declaration(path: Path = INDEX_DECLARATION) -> FirestoreDeclaration:
+def load_firestore_declaration(path: Path | None = None) -> FirestoreDeclaration:
     """Read the TTL fields and composite indexes that the Firestore seat store declares."""
+    path = INDEX_DECLARATION if path is None else path
     raw: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     try:
         ttl_fields = tuple(

@@ -162,9 +162,10 @@ class EnvironmentConfig:
             raise ConfigError(f"alert_email={self.alert_email!r} is not an e-mail address.")
         if not _GCS_BUCKET.match(self.state_bucket):
             raise ConfigError(f"state_bucket={self.state_bucket!r} is not a bucket name.")
-        if not _RESOURCE_NAME.match(self.firestore_database_id) or len(
-            self.firestore_database_id
-        ) < 4:
+        if (
+            not _RESOURCE_NAME.match(self.firestore_database_id)
+            or len(self.firestore_database_id) < 4
+        ):
             raise ConfigError(
                 f"firestore_database_id={self.firestore_database_id!r} must be 4-63 lowercase "
                 "letters, digits or hyphens, starting with a letter."

@@ -106,9 +106,7 @@ def no_network_prefix() -> list[str]:
     unshare = shutil.which("unshare")
     if unshare is None:
         return []
-    probe = subprocess.run(
-        [unshare, "--net", "true"], capture_output=True, timeout=30, check=False
-    )
+    probe = subprocess.run([unshare, "--net", "true"], capture_output=True, timeout=30, check=False)
     return [unshare, "--net"] if probe.returncode == 0 else []
 
 

@@ -13,7 +13,9 @@ RUN = "google_cloud_run_v2_service"
 
 
 def service(stack: dict[str, Any], name_suffix: str) -> dict[str, Any]:
-    matches = [body for body in resources(stack, RUN).values() if body["name"].endswith(name_suffix)]
+    matches = [
+        body for body in resources(stack, RUN).values() if body["name"].endswith(name_suffix)
+    ]
     assert len(matches) == 1, f"expected one service named *{name_suffix}"
     return matches[0]
 

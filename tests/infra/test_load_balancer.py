@@ -65,9 +65,7 @@ def test_armor_throttles_license_paths_per_ip(
     throttles = [rule for rule in policy["rule"] if rule["action"] == "throttle"]
     assert len(throttles) == 1
     rule = throttles[0]
-    assert rule["match"]["expr"]["expression"] == (
-        "request.path.startsWith('/api/v1/licenses/')"
-    )
+    assert rule["match"]["expr"]["expression"] == ("request.path.startsWith('/api/v1/licenses/')")
     options = rule["rate_limit_options"]
     assert options["enforce_on_key"] == "IP"
     assert options["exceed_action"] == "deny(429)"
@@ -103,9 +101,7 @@ def test_url_map_defaults_to_backend(stacks: dict[str, Any], env: str) -> None:
     maps = resources(stack, "google_compute_url_map")
     serving = [body for body in maps.values() if "default_service" in body]
     assert len(serving) == 1
-    assert serving[0]["default_service"] == reference(
-        stack, "google_compute_backend_service", "id"
-    )
+    assert serving[0]["default_service"] == reference(stack, "google_compute_backend_service", "id")
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)

@@ -22,7 +22,10 @@ REQUIRED_APIS = (
 
 
 class ProjectApis(Construct):
-    """Enabled APIs. Teardown leaves them enabled because other workloads, such as GKE, may use them."""
+    """Enabled project APIs.
+
+    Teardown leaves them enabled, because other workloads in the project may use them.
+    """
 
     def __init__(self, scope: Construct, id_: str, *, project_id: str) -> None:
         super().__init__(scope, id_)

@@ -62,9 +62,7 @@ class RateLimitPolicy(Construct):
                     action="throttle",
                     description="Rate limit per client IP on the license paths.",
                     match=ComputeSecurityPolicyRuleMatch(
-                        expr=ComputeSecurityPolicyRuleMatchExpr(
-                            expression=LICENSE_PATHS_EXPRESSION
-                        )
+                        expr=ComputeSecurityPolicyRuleMatchExpr(expression=LICENSE_PATHS_EXPRESSION)
                     ),
                     rate_limit_options=ComputeSecurityPolicyRuleRateLimitOptions(
                         conform_action="allow",

@@ -132,9 +132,7 @@ class Monitoring(Construct):
                 "run.googleapis.com/request_count",
                 'metric.labels.response_code_class = "5xx"',
             ),
-            denominator_filter=_run_filter(
-                public_service_name, "run.googleapis.com/request_count"
-            ),
+            denominator_filter=_run_filter(public_service_name, "run.googleapis.com/request_count"),
             aggregation=MonitoringAlertPolicyConditionsConditionThresholdAggregations(
                 alignment_period=WINDOW,
                 per_series_aligner="ALIGN_RATE",

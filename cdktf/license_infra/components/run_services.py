@@ -147,17 +147,13 @@ class LicenseServices(Construct):
                 startup_cpu_boost=True,
             ),
             startup_probe=CloudRunV2ServiceTemplateContainersStartupProbe(
-                http_get=CloudRunV2ServiceTemplateContainersStartupProbeHttpGet(
-                    path=HEALTH_PATH
-                ),
+                http_get=CloudRunV2ServiceTemplateContainersStartupProbeHttpGet(path=HEALTH_PATH),
                 period_seconds=2,
                 failure_threshold=15,
                 timeout_seconds=1,
             ),
             liveness_probe=CloudRunV2ServiceTemplateContainersLivenessProbe(
-                http_get=CloudRunV2ServiceTemplateContainersLivenessProbeHttpGet(
-                    path=HEALTH_PATH
-                ),
+                http_get=CloudRunV2ServiceTemplateContainersLivenessProbeHttpGet(path=HEALTH_PATH),
                 period_seconds=30,
                 failure_threshold=3,
                 timeout_seconds=5,
