@@ -1,4 +1,4 @@
-"""What the deployed application expects from its infrastructure.
+"""Names and settings the deployed application expects from its infrastructure.
 
 Names come from the application package itself (secret names, problem codes, the Firestore
 index declaration), so the stack cannot drift from the code it deploys. The repository root

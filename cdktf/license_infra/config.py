@@ -132,6 +132,10 @@ class EnvironmentConfig:
     sweep_schedule: str = "*/5 * * * *"  # cron, in UTC
 
     def __post_init__(self) -> None:
+        self._validate_addresses()
+        self._validate_deployment()
+
+    def _validate_addresses(self) -> None:
         if not re.fullmatch(r"[a-z][a-z0-9]{1,9}", self.name):
             raise ConfigError(
                 f"name={self.name!r} must be 2-10 lowercase letters or digits, e.g. 'prod'."
@@ -148,6 +152,12 @@ class EnvironmentConfig:
             )
         if not _RESOURCE_NAME.match(self.dns_zone_name):
             raise ConfigError(f"dns_zone_name={self.dns_zone_name!r} is not a zone name.")
+        if not _EMAIL.match(self.alert_email):
+            raise ConfigError(f"alert_email={self.alert_email!r} is not an e-mail address.")
+        if not _GCS_BUCKET.match(self.state_bucket):
+            raise ConfigError(f"state_bucket={self.state_bucket!r} is not a bucket name.")
+
+    def _validate_deployment(self) -> None:
         if not _IMAGE_DIGEST.match(self.image):
             raise ConfigError(
                 f"image={self.image!r} is not pinned by digest; expected "
@@ -158,10 +168,7 @@ class EnvironmentConfig:
                 "public_scaling.min_instances must be at least 1 in prod, so no request "
                 "waits for a cold start."
             )
-        if not _EMAIL.match(self.alert_email):
-            raise ConfigError(f"alert_email={self.alert_email!r} is not an e-mail address.")
-        if not _GCS_BUCKET.match(self.state_bucket):
-            raise ConfigError(f"state_bucket={self.state_bucket!r} is not a bucket name.")
+
         if (
             not _RESOURCE_NAME.match(self.firestore_database_id)
             or len(self.firestore_database_id) < 4
@@ -170,6 +177,7 @@ class EnvironmentConfig:
                 f"firestore_database_id={self.firestore_database_id!r} must be 4-63 lowercase "
                 "letters, digits or hyphens, starting with a letter."
             )
+
         if self.rate_limit_requests <= 0:
             raise ConfigError(f"rate_limit_requests={self.rate_limit_requests} must be positive.")
         if self.rate_limit_interval_sec not in RATE_LIMIT_INTERVALS:
@@ -177,6 +185,7 @@ class EnvironmentConfig:
             raise ConfigError(
                 f"rate_limit_interval_sec={self.rate_limit_interval_sec} is not one of: {allowed}."
             )
+
         if len(self.sweep_schedule.split()) != 5:
             raise ConfigError(f"sweep_schedule={self.sweep_schedule!r} is not a 5-field cron.")
 

@@ -1,8 +1,8 @@
 """The dev, staging and prod environments as data, and the image each one deploys.
 
-NOTE: project ids, the billing account, the state bucket and the alert address are this
-repository's planning values; ops confirm them against the real organization before the
-first deploy (docs/runbook.md, "Prerequisites").
+NOTE: project ids, the billing account, the state bucket and the alert addresses are
+planning values. Ops confirm them against the real organization before the first deploy
+(docs/runbook.md, "Prerequisites").
 """
 
 from __future__ import annotations

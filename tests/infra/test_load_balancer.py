@@ -175,7 +175,7 @@ def test_port_80_redirects_to_https(stacks: dict[str, Any], env: str) -> None:
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
-def test_a_record_in_existing_zone(
+def test_dns_a_record_in_existing_zone(
     stacks: dict[str, Any], configs: dict[str, Any], env: str
 ) -> None:
     stack = stacks[env]

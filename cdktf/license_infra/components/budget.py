@@ -34,7 +34,7 @@ class SpendBudget(Construct):
         depends_on: Sequence[ITerraformDependable],
     ) -> None:
         super().__init__(scope, id_)
-        # Budget filters take the project number, which only the API knows.
+        # Budget filters take the project number, which the Resource Manager API returns.
         project = DataGoogleProject(self, "project", project_id=config.project_id)
         self.budget = BillingBudget(
             self,

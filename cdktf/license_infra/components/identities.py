@@ -15,8 +15,8 @@ from constructs import Construct
 
 from license_infra.config import EnvironmentConfig
 
-# Firestore has no per-database IAM binding for data access, so Firestore use is granted on
-# the project; log and metric writing are project-level permissions by design.
+# Firestore data access is granted by project-level roles (the provider has no IAM resource
+# for one database). Log and metric writing are project-level permissions too.
 RUNTIME_PROJECT_ROLES = (
     "roles/datastore.user",
     "roles/logging.logWriter",

@@ -2,7 +2,7 @@
 
 Request path: static IP :443 -> forwarding rule -> target HTTPS proxy (managed certificate,
 TLS 1.2+) -> URL map -> backend service (Cloud Armor, request logs) -> serverless NEG -> Cloud
-Run. Port 80 of the same IP answers every request with a redirect to HTTPS.
+Run. Port 80 of the same IP redirects every request to HTTPS.
 """
 
 from __future__ import annotations
@@ -48,6 +48,8 @@ def certificate_name(config: EnvironmentConfig, domains: Sequence[str]) -> str:
 
     A change of domains yields a new name, so Terraform creates the new certificate next to
     the old one and moves the proxy before deleting the old one (create_before_destroy).
+    NOTE: the proxy serves the new certificate while it is still provisioning; the runbook's
+    "Certificate provisioning" section gives the gap-free procedure for a domain change.
     """
     digest = hashlib.sha256(",".join(sorted(domains)).encode()).hexdigest()[:10]
     return config.resource_name(f"cert-{digest}")

@@ -14,7 +14,7 @@ from license_infra.config import EnvironmentConfig
 
 SIGNING_ALGORITHM = "EC_SIGN_P256_SHA256"  # ES256 in JOSE terms
 
-# signerVerifier signs and reads public keys; viewer lists the key versions, which the
+# signerVerifier signs and reads public keys. viewer lists the key versions, which the
 # service needs to publish every enabled version in the JWKS during a rotation.
 RUNTIME_KEY_ROLES = ("roles/cloudkms.signerVerifier", "roles/cloudkms.viewer")
 

@@ -20,7 +20,7 @@ class SweepSchedule(Construct):
     """POSTs to the sweeper on `config.sweep_schedule`, signed in as the scheduler account.
 
     The token's audience is the sweeper URL, which Cloud Run checks before the request reaches
-    the handler; the sweeper's IAM policy admits only this account.
+    the handler. The sweeper's IAM policy admits only this account.
     """
 
     def __init__(
