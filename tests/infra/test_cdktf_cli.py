@@ -59,3 +59,11 @@ def test_app_without_image_fails(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "LICENSE_API_IMAGE" in result.stderr
     assert not (tmp_path / "manifest.json").exists()
+
+
+def test_cdktf_folder_does_not_shadow_package() -> None:
+    import cdktf
+
+    assert not (REPO_ROOT / "cdktf" / "__init__.py").exists()
+    assert cdktf.__file__ is not None
+    assert Path(cdktf.__file__).resolve().parent != (REPO_ROOT / "cdktf").resolve()

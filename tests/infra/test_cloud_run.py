@@ -74,7 +74,6 @@ def test_public_env_wires_app_settings(
     stack = stacks[env]
     values = container_env(service(stack, "-api"))
     assert values == {
-        "FUNCTION_TARGET": "licenses",
         "LICENSE_STORE": "firestore",
         "GOOGLE_CLOUD_PROJECT": configs[env].project_id,
         "LICENSE_FIRESTORE_DATABASE": reference(stack, "google_firestore_database", "name"),
@@ -91,10 +90,20 @@ def test_prod_issuer_is_licenses_domain(stacks: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
-def test_sweeper_runs_sweep_target(stacks: dict[str, Any], env: str) -> None:
-    values = container_env(service(stacks[env], "-sweeper"))
-    assert values["FUNCTION_TARGET"] == "sweep"
-    assert values["LICENSE_STORE"] == "firestore"
+def test_services_select_their_targets(stacks: dict[str, Any], env: str) -> None:
+    (public,) = service(stacks[env], "-api")["template"]["containers"]
+    (sweeper,) = service(stacks[env], "-sweeper")["template"]["containers"]
+    assert public["args"] == ["--target=licenses"]
+    assert sweeper["args"] == ["--target=sweep"]
+    assert "command" not in public
+    assert "command" not in sweeper
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_sweeper_env_matches_public(stacks: dict[str, Any], env: str) -> None:
+    public = container_env(service(stacks[env], "-api"))
+    assert container_env(service(stacks[env], "-sweeper")) == public
+    assert "FUNCTION_TARGET" not in public
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)

@@ -43,11 +43,9 @@ class RuntimeSettings:
     kms_key: str
     issuer: str
 
-    def env(self, target: str) -> dict[str, str]:
-        """Return the environment variables of a container running `target`."""
+    def env(self) -> dict[str, str]:
+        """Return the environment variables of both containers."""
         return {
-            # The image's entry point passes this to functions-framework as --target.
-            "FUNCTION_TARGET": target,
             "LICENSE_STORE": "firestore",
             "GOOGLE_CLOUD_PROJECT": self.project_id,
             "LICENSE_FIRESTORE_DATABASE": self.firestore_database_id,
@@ -86,7 +84,7 @@ class LicenseServices(Construct):
             target=PUBLIC_TARGET,
             scaling=config.public_scaling,
             ingress=PUBLIC_INGRESS,
-            env=settings.env(PUBLIC_TARGET),
+            env=settings.env(),
             account_email=runtime_account_email,
             depends_on=depends_on,
         )
@@ -97,7 +95,7 @@ class LicenseServices(Construct):
             target=SWEEP_TARGET,
             scaling=config.sweeper_scaling,
             ingress=SWEEPER_INGRESS,
-            env=settings.env(SWEEP_TARGET),
+            env=settings.env(),
             account_email=runtime_account_email,
             depends_on=depends_on,
         )
@@ -136,6 +134,9 @@ class LicenseServices(Construct):
         container = CloudRunV2ServiceTemplateContainers(
             name=target,
             image=config.image,
+            # The image's entry point is functions-framework. FUNCTION_TARGET is reserved on
+            # Cloud Run, so the target goes in as an argument.
+            args=[f"--target={target}"],
             ports=CloudRunV2ServiceTemplateContainersPorts(container_port=8080),
             env=[
                 CloudRunV2ServiceTemplateContainersEnv(name=key, value=value)
