@@ -29,7 +29,9 @@ from license_infra.config import EnvironmentConfig, Scaling
 
 # Both values are the Cloud Run Admin API v2 `IngressTraffic` enum.
 PUBLIC_INGRESS = "INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER"
-# Cloud Scheduler requests from the same project count as internal traffic.
+# Cloud Run's ingress documentation counts Cloud Scheduler requests from the same project as
+# internal traffic. NOTE: not yet observed on a deployment; the runbook's first-deploy check
+# runs the job once and reads its status.
 SWEEPER_INGRESS = "INGRESS_TRAFFIC_INTERNAL_ONLY"
 REQUEST_TIMEOUT = "30s"
 
