@@ -1,0 +1,1 @@
+"""Infrastructure app of the license API: configuration, stack and its constructs."""
