@@ -71,13 +71,13 @@ CLOSED_PERIODS = "closed_periods"
 # Subcollection of a closed period holding its report JSON in parts.
 CLOSED_PERIOD_PARTS = "parts"
 
-# A Firestore document holds at most 1 MiB, so a closed period's report JSON is split into
-# parts of this many characters, at most 4 bytes each in UTF-8.
+# A Firestore document is limited to 1 MiB, so a closed period's report JSON is split into
+# parts of this many characters, each at most 4 bytes in UTF-8.
 REPORT_PART_CHARACTERS = 200_000
 
 # Closed lease documents carry `delete_at` = close time + this retention. A TTL policy on
 # that field deletes them some time later, so no logic may depend on the deletion. Usage
-# records and denials get no TTL field: they are the billing ledger and stay.
+# records and denials get no TTL field, because they are the billing ledger and must stay.
 CLOSED_LEASE_RETENTION = timedelta(days=30)
 # The TTL field; functions/store/firestore_indexes.json declares the same name.
 TTL_FIELD = "delete_at"
@@ -512,8 +512,10 @@ class _FirestoreTransaction:
         self._write("create", ref, _usage_record_data(record))
 
     def insert_denial(self, event: DenialEvent) -> None:
+        # A set, not a create: an acquire retried after its commit took effect writes the
+        # same denial id again and so replaces its own record instead of failing.
         ref = self._client.collection(DENIALS).document(event.id)
-        self._write("create", ref, _denial_data(event))
+        self._write("set", ref, _denial_data(event))
 
     def flush(self) -> None:
         """Hand the buffered writes to the Firestore transaction, which commits them."""

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from functions.billing.records import UsageRecord
+from functions.errors import LicenseError, ProblemCode
 from functions.models import CloseReason
 from functions.store.firestore import FirestoreSeatStore
 from tests.billing.conftest import LIFETIME_SECONDS, Billing, open_billing, open_store
@@ -85,3 +86,20 @@ def test_aborted_release_records_once(on_firestore: Billing) -> None:
     assert faults.commits == 3
     assert released.already_closed is False
     assert [record.lease_id for record in all_records(billing)] == [lease_id]
+
+
+def test_lost_denial_reply_records_once(on_firestore: Billing) -> None:
+    billing = on_firestore
+    created = billing.license(seats=1)
+    billing.service.acquire(created.key, "hw-1", "one@example.com")
+    faults = install(firestore_client(billing), FaultyCommits, ["unavailable"])
+
+    with pytest.raises(LicenseError) as denied:
+        billing.service.acquire(created.key, "hw-2", "two@example.com")
+
+    # Both attempts wrote the denial; the retry overwrote the first attempt's document.
+    assert faults.commits == 2
+    assert denied.value.code is ProblemCode.NO_SEAT_AVAILABLE
+    [event] = billing.store.denials(LEDGER_START, LEDGER_END)
+    assert event.code == "no_seat_available"
+    assert event.license_id == created.license.id
