@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 from functions.billing.records import (
     ClosedPeriod,
     CommitmentKind,
+    DenialEvent,
     MoneyRounding,
     PeriodAlreadyClosed,
     PricePlan,
@@ -81,3 +83,16 @@ def test_closed_period_insert_twice_rejected(store: SeatStore) -> None:
 
     [period] = store.list_closed_periods()
     assert period.report_json == '{"a": 1}'
+
+
+def test_denial_with_same_id_replaced(store: SeatStore) -> None:
+    first = DenialEvent("denial_1", "lic_1", "acme", "cad", "no_seat_available", CREATED)
+    retried = dataclasses.replace(first, occurred_at=CREATED + timedelta(seconds=1))
+    other = dataclasses.replace(first, id="denial_2")
+
+    for event in (first, retried, other):
+        store.run_transaction(lambda tx, event=event: tx.insert_denial(event))
+
+    events = store.denials(CREATED, CREATED + timedelta(minutes=1))
+    assert [event.id for event in events] == ["denial_2", "denial_1"]
+    assert events[1] == retried
