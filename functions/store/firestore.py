@@ -11,7 +11,7 @@ Layout (see docs/firestore.md for the per-call costs):
 - `seat_shards/{license_id}-{shard}`: seats in use counted per shard of a license.
 - `products/{id}`, `policies/{id}`: administration records.
 - `usage_records/{lease_id}`: the usage record of one closed lease, written in the
-  transaction that closes it and never deleted.
+  transaction that closes it and kept without a TTL.
 - `denials/{id}`: one rejected acquire of a known license.
 - `price_plans/{id}`, `closed_periods/{month}` with `closed_periods/{month}/parts/{n}`:
   billing administration.
