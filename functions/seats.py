@@ -28,8 +28,9 @@ RECLAIM_BATCH_LIMIT = 100
 SEATS_PER_SHARD = 20
 MAX_SHARDS = 32
 
-# Leases closed per transaction when a license is suspended or revoked. Each close writes up
-# to three records, so a batch stays well below Firestore's limit of 500 writes per commit.
+# Leases closed per transaction when a license is suspended or revoked. Each close writes
+# three records (lease, seat, usage record) plus its shard counter once per transaction, so a
+# batch stays below Firestore's limit of 500 writes per commit.
 STATUS_CLOSE_BATCH = 100
 
 _CLOSED_LICENSE_CODES = {
@@ -111,11 +112,13 @@ def close_lease(tx: SeatTransaction, lease: Lease, now: datetime, reason: CloseR
     return closed
 
 
-def _deny(tx: SeatTransaction, license: License, now: datetime, error: LicenseError) -> Denied:
+def _deny(
+    tx: SeatTransaction, license: License, now: datetime, error: LicenseError, denial_id: str
+) -> Denied:
     """Record a rejected acquire of a known license as a denial event, then return it."""
     tx.insert_denial(
         DenialEvent(
-            id=generate_id("denial"),
+            id=denial_id,
             license_id=license.id,
             customer=license.customer,
             product_slug=license.product_slug,
@@ -208,11 +211,14 @@ def acquire(
     key_hash: str,
     hardware_id: str,
     user_email: str,
+    denial_id: str,
 ) -> Granted | Denied:
     """Grant a seat, or return the live lease that already holds this seat identity.
 
     Safe to retry: the seat identity is looked up first, so a repeated acquire finds the
-    lease that a previous attempt created instead of taking a second seat.
+    lease that a previous attempt created instead of taking a second seat. A denial is
+    recorded under `denial_id`, which the caller picks once for all attempts, so that a
+    retried denial replaces the record of an earlier attempt instead of adding one.
     """
     license = tx.license_by_key_hash(key_hash)
     if license is None:
@@ -221,7 +227,7 @@ def acquire(
         )
     problem = license_problem(license, now)
     if problem is not None:
-        return _deny(tx, license, now, problem)
+        return _deny(tx, license, now, problem, denial_id)
 
     seat_key = hasher.seat_key(license.id, license.seat_scope, hardware_id, user_email)
     existing = tx.open_lease_for_seat(license.id, seat_key)
@@ -246,7 +252,7 @@ def acquire(
     for lease in closing:
         close_lease(tx, lease, now, CloseReason.EXPIRED)
     if shard is None:
-        return _deny(tx, license, now, NoSeatAvailable(seats_used, license.seats))
+        return _deny(tx, license, now, NoSeatAvailable(seats_used, license.seats), denial_id)
 
     lease = Lease(
         id=generate_id("lease"),

@@ -13,7 +13,7 @@ from datetime import datetime
 
 from functions import seats
 from functions.clock import Clock
-from functions.identity import KeyHasher, canonical_email
+from functions.identity import KeyHasher, canonical_email, generate_id
 from functions.models import Lease
 from functions.signing import Signer
 from functions.store import SeatStore, SeatTransaction
@@ -58,9 +58,11 @@ class LicenseService:
         key_hash = self.hasher.license_key_hash(license_key)
         email = canonical_email(user_email)
         now = self.clock.now()
+        # One id for every attempt, so that a retried denial is recorded once.
+        denial_id = generate_id("denial")
 
         def work(tx: SeatTransaction) -> seats.Granted | seats.Denied:
-            return seats.acquire(tx, self.hasher, now, key_hash, hardware_id, email)
+            return seats.acquire(tx, self.hasher, now, key_hash, hardware_id, email, denial_id)
 
         outcome = self.store.run_transaction(work)
         if isinstance(outcome, seats.Denied):

@@ -21,6 +21,10 @@ from functions.secrets import KEY_HASH_SECRET, LocalSecrets
 from functions.service import LicenseService
 from functions.signing.local import LocalSigner
 from functions.store.sqlite import SqliteSeatStore
+from tests.emulators import firestore_emulator
+
+# A session fixture for every test package, so that one emulator serves the whole run.
+__all__ = ["firestore_emulator"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ISSUER = "https://licenses.test"

@@ -68,14 +68,14 @@ class SeatTransaction(Protocol):
     def set_license_status(self, license_id: str, status: LicenseStatus) -> None: ...
 
     # Usage ledger. Both writes belong to the transaction of the state change they record.
-    # NOTE: the Firestore transaction does not implement them yet, and every lease close calls
-    # insert_usage_record, so a Firestore store needs them before it can close leases.
 
     def insert_usage_record(self, record: UsageRecord) -> None:
         """Insert the usage record of a closed lease; a second record for one lease fails."""
         ...
 
-    def insert_denial(self, event: DenialEvent) -> None: ...
+    def insert_denial(self, event: DenialEvent) -> None:
+        """Insert a denial event; one with the same id, from an earlier attempt, is replaced."""
+        ...
 
 
 class SeatStore(Protocol):
@@ -119,7 +119,6 @@ class SeatStore(Protocol):
         ...
 
     # Billing: reads of the usage ledger, price plans and closed periods.
-    # NOTE: the Firestore store does not implement these yet.
 
     def usage_records(self, start: datetime, end: datetime) -> Sequence[UsageRecord]:
         """Return the records whose lease was acquired before `end` and ended at or after

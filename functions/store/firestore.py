@@ -10,6 +10,11 @@ Layout (see docs/firestore.md for the per-call costs):
   that lease is open, so an acquire finds a returning client with one read.
 - `seat_shards/{license_id}-{shard}`: seats in use counted per shard of a license.
 - `products/{id}`, `policies/{id}`: administration records.
+- `usage_records/{lease_id}`: the usage record of one closed lease, written in the
+  transaction that closes it and kept without a TTL.
+- `denials/{id}`: one rejected acquire of a known license.
+- `price_plans/{id}`, `closed_periods/{month}` with `closed_periods/{month}/parts/{n}`:
+  billing administration.
 
 Transactions run with pessimistic locking on the server, so two transactions that read the
 same shard counter cannot both commit a change to it: that is what keeps the seat cap exact.
@@ -22,12 +27,22 @@ import random
 import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any, TypeVar
 
 from google.api_core import exceptions as google_exceptions
 from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
+from functions.billing.records import (
+    ClosedPeriod,
+    CommitmentKind,
+    DenialEvent,
+    MoneyRounding,
+    PeriodAlreadyClosed,
+    PricePlan,
+    UsageRecord,
+)
 from functions.errors import ServiceUnavailable, StoreContention
 from functions.models import (
     CloseReason,
@@ -49,9 +64,20 @@ SEATS = "seats"
 SEAT_SHARDS = "seat_shards"
 PRODUCTS = "products"
 POLICIES = "policies"
+USAGE_RECORDS = "usage_records"
+DENIALS = "denials"
+PRICE_PLANS = "price_plans"
+CLOSED_PERIODS = "closed_periods"
+# Subcollection of a closed period holding its report JSON in parts.
+CLOSED_PERIOD_PARTS = "parts"
+
+# A Firestore document is limited to 1 MiB, so a closed period's report JSON is split into
+# parts of this many characters, each at most 4 bytes in UTF-8.
+REPORT_PART_CHARACTERS = 200_000
 
 # Closed lease documents carry `delete_at` = close time + this retention. A TTL policy on
-# that field deletes them some time later, so no logic may depend on the deletion.
+# that field deletes them some time later, so no logic may depend on the deletion. Usage
+# records and denials get no TTL field, because they are the billing ledger and must stay.
 CLOSED_LEASE_RETENTION = timedelta(days=30)
 # The TTL field; functions/store/firestore_indexes.json declares the same name.
 TTL_FIELD = "delete_at"
@@ -157,6 +183,7 @@ def _lease_data(lease: Lease) -> dict[str, Any]:
         "expires_at": _checked(lease.expires_at),
         "released_at": _checked(lease.released_at),
         "close_reason": lease.close_reason.value if lease.close_reason else None,
+        "customer": lease.customer,
         "shard": lease.shard,
         "open": lease.is_open,
     }
@@ -183,6 +210,8 @@ def _lease_from(data: dict[str, Any]) -> Lease:
         expires_at=_required_utc(data["expires_at"]),
         released_at=_utc(data["released_at"]),
         close_reason=CloseReason(data["close_reason"]) if data["close_reason"] else None,
+        # Leases written before the customer was copied into them have none.
+        customer=data.get("customer", ""),
         shard=data["shard"],
     )
 
@@ -201,6 +230,106 @@ def _policy_from(data: dict[str, Any]) -> Policy:
         seat_scope=SeatScope(data["seat_scope"]),
         created_at=_required_utc(data["created_at"]),
     )
+
+
+# Decimal values are stored as strings, so that no amount passes through a binary float.
+
+
+def _usage_record_data(record: UsageRecord) -> dict[str, Any]:
+    return {
+        "lease_id": record.lease_id,
+        "license_id": record.license_id,
+        "customer": record.customer,
+        "product_slug": record.product_slug,
+        "seat_key": record.seat_key,
+        "device_hash": record.device_hash,
+        "user_hash": record.user_hash,
+        "acquired_at": _checked(record.acquired_at),
+        "ended_at": _checked(record.ended_at),
+        "closed_at": _checked(record.closed_at),
+        # Derived from the two times and stored for people reading the documents directly.
+        "seconds_held": str(record.seconds_held),
+        "close_reason": record.close_reason.value,
+    }
+
+
+def _usage_record_from(data: dict[str, Any]) -> UsageRecord:
+    return UsageRecord(
+        lease_id=data["lease_id"],
+        license_id=data["license_id"],
+        customer=data["customer"],
+        product_slug=data["product_slug"],
+        seat_key=data["seat_key"],
+        device_hash=data["device_hash"],
+        user_hash=data["user_hash"],
+        acquired_at=_required_utc(data["acquired_at"]),
+        ended_at=_required_utc(data["ended_at"]),
+        closed_at=_required_utc(data["closed_at"]),
+        close_reason=CloseReason(data["close_reason"]),
+    )
+
+
+def _denial_data(event: DenialEvent) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "license_id": event.license_id,
+        "customer": event.customer,
+        "product_slug": event.product_slug,
+        "code": event.code,
+        "occurred_at": _checked(event.occurred_at),
+    }
+
+
+def _denial_from(data: dict[str, Any]) -> DenialEvent:
+    return DenialEvent(
+        id=data["id"],
+        license_id=data["license_id"],
+        customer=data["customer"],
+        product_slug=data["product_slug"],
+        code=data["code"],
+        occurred_at=_required_utc(data["occurred_at"]),
+    )
+
+
+def _price_plan_data(plan: PricePlan) -> dict[str, Any]:
+    return {
+        "id": plan.id,
+        "product_slug": plan.product_slug,
+        "license_id": plan.license_id,
+        "effective_from": _checked(plan.effective_from),
+        "currency": plan.currency,
+        "price_per_seat_hour": str(plan.price_per_seat_hour),
+        "commitment": plan.commitment.value,
+        "included_quantity": str(plan.included_quantity),
+        "overage_price_per_seat_hour": str(plan.overage_price_per_seat_hour),
+        "granularity_seconds": plan.granularity_seconds,
+        "rounding": plan.rounding.value,
+        "created_at": _checked(plan.created_at),
+    }
+
+
+def _price_plan_from(data: dict[str, Any]) -> PricePlan:
+    return PricePlan(
+        id=data["id"],
+        product_slug=data["product_slug"],
+        license_id=data["license_id"],
+        effective_from=_required_utc(data["effective_from"]),
+        currency=data["currency"],
+        price_per_seat_hour=Decimal(data["price_per_seat_hour"]),
+        commitment=CommitmentKind(data["commitment"]),
+        included_quantity=Decimal(data["included_quantity"]),
+        overage_price_per_seat_hour=Decimal(data["overage_price_per_seat_hour"]),
+        granularity_seconds=data["granularity_seconds"],
+        rounding=MoneyRounding(data["rounding"]),
+        created_at=_required_utc(data["created_at"]),
+    )
+
+
+def _report_parts(report_json: str) -> list[str]:
+    return [
+        report_json[start : start + REPORT_PART_CHARACTERS]
+        for start in range(0, max(len(report_json), 1), REPORT_PART_CHARACTERS)
+    ]
 
 
 def _data(snapshot: Any) -> dict[str, Any]:
@@ -373,6 +502,20 @@ class _FirestoreTransaction:
         if ref is None:
             raise LookupError(f"License {license_id} was not read in this transaction.")
         self._write("update", ref, {"status": status.value})
+
+    def insert_usage_record(self, record: UsageRecord) -> None:
+        # A create fails the whole commit if a record for this lease exists, so a close that
+        # is retried after its commit took effect can never count the lease twice.
+        ref = self._client.collection(USAGE_RECORDS).document(record.lease_id)
+        if ref.path in self._writes:
+            raise ValueError(f"Lease {record.lease_id} already has a usage record in this commit.")
+        self._write("create", ref, _usage_record_data(record))
+
+    def insert_denial(self, event: DenialEvent) -> None:
+        # A set, not a create: an acquire retried after its commit took effect writes the
+        # same denial id again and so replaces its own record instead of failing.
+        ref = self._client.collection(DENIALS).document(event.id)
+        self._write("set", ref, _denial_data(event))
 
     def flush(self) -> None:
         """Hand the buffered writes to the Firestore transaction, which commits them."""
@@ -548,6 +691,73 @@ class FirestoreSeatStore:
             filter=FieldFilter("license_id", "==", license_id)
         )
         return {int(s.get("shard")): int(s.get("used")) for s in query.stream()}
+
+    # Billing reads and writes, outside the seat path.
+
+    def usage_records(self, start: datetime, end: datetime) -> Sequence[UsageRecord]:
+        # Two range filters need the composite index (ended_at, acquired_at) declared in
+        # firestore_indexes.json. The scan starts at `start` on ended_at, so a report of a
+        # recent month reads few index entries of records outside it.
+        query = (
+            self.client.collection(USAGE_RECORDS)
+            .where(filter=FieldFilter("ended_at", ">=", _checked(start)))
+            .where(filter=FieldFilter("acquired_at", "<", _checked(end)))
+            .order_by("ended_at")
+            .order_by("acquired_at")
+        )
+        records = [_usage_record_from(_data(snapshot)) for snapshot in query.stream()]
+        return sorted(records, key=lambda record: (record.acquired_at, record.lease_id))
+
+    def denials(self, start: datetime, end: datetime) -> Sequence[DenialEvent]:
+        query = (
+            self.client.collection(DENIALS)
+            .where(filter=FieldFilter("occurred_at", ">=", _checked(start)))
+            .where(filter=FieldFilter("occurred_at", "<", _checked(end)))
+            .order_by("occurred_at")
+        )
+        events = [_denial_from(_data(snapshot)) for snapshot in query.stream()]
+        return sorted(events, key=lambda event: (event.occurred_at, event.id))
+
+    def insert_price_plan(self, plan: PricePlan) -> None:
+        self.client.collection(PRICE_PLANS).document(plan.id).create(_price_plan_data(plan))
+
+    def list_price_plans(self) -> Sequence[PricePlan]:
+        plans = [_price_plan_from(_data(s)) for s in self.client.collection(PRICE_PLANS).stream()]
+        return sorted(plans, key=lambda plan: (plan.effective_from, plan.created_at, plan.id))
+
+    def insert_closed_period(self, period: ClosedPeriod) -> None:
+        # One batch creates the period and all its parts, so either all of them exist or none
+        # does. The create fails if the month is already closed, even by a concurrent close.
+        ref = self.client.collection(CLOSED_PERIODS).document(period.month)
+        parts = _report_parts(period.report_json)
+        batch = self.client.batch()
+        batch.create(
+            ref,
+            {"month": period.month, "closed_at": _checked(period.closed_at), "parts": len(parts)},
+        )
+        for index, text in enumerate(parts):
+            part_ref = ref.collection(CLOSED_PERIOD_PARTS).document(f"{index:04d}")
+            batch.create(part_ref, {"index": index, "text": text})
+        try:
+            batch.commit()
+        except google_exceptions.AlreadyExists:
+            raise PeriodAlreadyClosed(period.month) from None
+
+    def list_closed_periods(self) -> Sequence[ClosedPeriod]:
+        periods = []
+        for snapshot in self.client.collection(CLOSED_PERIODS).stream():
+            data = _data(snapshot)
+            parts_query = snapshot.reference.collection(CLOSED_PERIOD_PARTS).order_by("index")
+            texts = [_data(part)["text"] for part in parts_query.stream()]
+            if len(texts) != data["parts"]:
+                raise LookupError(
+                    f"Closed period {data['month']} has {len(texts)} of its "
+                    f"{data['parts']} report parts; the store is inconsistent."
+                )
+            periods.append(
+                ClosedPeriod(data["month"], _required_utc(data["closed_at"]), "".join(texts))
+            )
+        return sorted(periods, key=lambda period: period.month)
 
     def close(self) -> None:
         self.client.close()  # type: ignore[no-untyped-call]

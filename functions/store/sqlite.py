@@ -399,8 +399,8 @@ class _SqliteTransaction:
 
     def insert_denial(self, event: DenialEvent) -> None:
         self._db.execute(
-            "INSERT INTO denials (id, license_id, customer, product_slug, code, occurred_at)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO denials (id, license_id, customer, product_slug, code,"
+            " occurred_at) VALUES (?, ?, ?, ?, ?, ?)",
             (
                 event.id,
                 event.license_id,

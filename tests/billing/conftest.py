@@ -1,4 +1,8 @@
-"""Fixtures for the billing tests: a license service on a manual clock, and headless Chromium."""
+"""Fixtures for the billing tests: a license service on a manual clock, and headless Chromium.
+
+`billing` runs on the embedded store. `open_store` also opens the Firestore store on the
+test emulator, for the tests that run on both stores.
+"""
 
 from __future__ import annotations
 
@@ -21,11 +25,14 @@ from functions.identity import KeyHasher
 from functions.secrets import KEY_HASH_SECRET, LocalSecrets
 from functions.service import LicenseService
 from functions.signing.local import LocalSigner
+from functions.store import SeatStore
 from functions.store.sqlite import SqliteSeatStore
+from tests.emulators import FirestoreEmulator
 
 ISSUER = "https://licenses.test"
 HEARTBEAT_SECONDS = 60
 LIFETIME_SECONDS = 180
+STORE_KINDS = ("embedded", "firestore")
 
 
 @dataclass
@@ -34,7 +41,7 @@ class Billing:
 
     service: LicenseService
     admin: Admin
-    store: SqliteSeatStore
+    store: SeatStore
     clock: ManualClock
     data_dir: Path
 
@@ -101,10 +108,24 @@ class Billing:
         return lease_id
 
 
-def open_billing(data_dir: Path, start: datetime) -> Billing:
+def open_store(kind: str, data_dir: Path, request: pytest.FixtureRequest) -> SeatStore:
+    """Open the embedded store in `data_dir`, or the Firestore store on a cleared emulator."""
+    if kind == "embedded":
+        data_dir.mkdir(parents=True, exist_ok=True)
+        return SqliteSeatStore(data_dir)
+    from functions.store.firestore import FirestoreSeatStore
+
+    emulator: FirestoreEmulator = request.getfixturevalue("firestore_emulator")
+    emulator.reset()
+    return FirestoreSeatStore.connect(emulator.project, "(default)")
+
+
+def open_billing(data_dir: Path, start: datetime, store: SeatStore | None = None) -> Billing:
+    """Open a billing environment on `store`, by default the embedded store in `data_dir`."""
     data_dir.mkdir(parents=True, exist_ok=True)
     clock = ManualClock(start)
-    store = SqliteSeatStore(data_dir)
+    if store is None:
+        store = SqliteSeatStore(data_dir)
     hasher = KeyHasher(LocalSecrets(data_dir).secret(KEY_HASH_SECRET))
     service = LicenseService(store, LocalSigner(data_dir), hasher, clock, ISSUER)
     return Billing(service, Admin(store, hasher, clock), store, clock, data_dir)

@@ -1,12 +1,18 @@
-"""The usage ledger: one record per closed lease, written in the transaction of the close."""
+"""The usage ledger: one record per closed lease, written in the transaction of the close.
+
+Every test here runs on the embedded store and on the Firestore emulator.
+"""
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
+from google.api_core.exceptions import AlreadyExists
 
 from functions import seats
 from functions.admin import SeatTerms
@@ -15,11 +21,31 @@ from functions.errors import LicenseError, ProblemCode
 from functions.identity import hardware_id_sha256
 from functions.models import CloseReason, LicenseStatus
 from functions.store import SeatTransaction
-from tests.billing.conftest import HEARTBEAT_SECONDS, LIFETIME_SECONDS, Billing
+from functions.store.sqlite import SqliteSeatStore
+from tests.billing.conftest import (
+    HEARTBEAT_SECONDS,
+    LIFETIME_SECONDS,
+    STORE_KINDS,
+    Billing,
+    open_billing,
+    open_store,
+)
 
 # Wide enough to cover every record a test writes.
 LEDGER_START = datetime(2000, 1, 1, tzinfo=UTC)
 LEDGER_END = datetime(2100, 1, 1, tzinfo=UTC)
+
+# What each store raises when a second usage record for one lease reaches a commit.
+DUPLICATE_RECORD_ERRORS = (sqlite3.IntegrityError, AlreadyExists)
+
+
+@pytest.fixture(params=STORE_KINDS)
+def billing(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Billing]:
+    """The billing environment on each store in turn; it replaces the embedded-only fixture."""
+    store = open_store(request.param, tmp_path / "data", request)
+    env = open_billing(tmp_path / "data", datetime(2026, 11, 1, tzinfo=UTC), store)
+    yield env
+    env.store.close()
 
 
 def all_records(billing: Billing) -> list[UsageRecord]:
@@ -65,7 +91,7 @@ def test_second_record_for_lease_rejected(billing: Billing) -> None:
     def insert_again(tx: SeatTransaction) -> None:
         tx.insert_usage_record(record)
 
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(DUPLICATE_RECORD_ERRORS):
         billing.store.run_transaction(insert_again)
     assert len(all_records(billing)) == 1
 
@@ -121,19 +147,30 @@ def test_suspension_records_every_open_lease(billing: Billing) -> None:
     assert sum(record.seconds_held for record in records) == Decimal(90)
 
 
+def plant_usage_record(billing: Billing, lease_id: str) -> None:
+    """Store a stray usage record for `lease_id` directly, around the seat logic."""
+    if isinstance(billing.store, SqliteSeatStore):
+        billing.store._connection().execute(
+            "INSERT INTO usage_records (lease_id, license_id, customer, product_slug, seat_key,"
+            " device_hash, user_hash, acquired_at, ended_at, closed_at, seconds_held,"
+            " close_reason) VALUES (?, 'x', 'x', 'x', 'x', 'x', 'x', '2026-01-01',"
+            " '2026-01-01', '2026-01-01', '0', 'released')",
+            (lease_id,),
+        )
+        return
+    from functions.store.firestore import USAGE_RECORDS, FirestoreSeatStore
+
+    assert isinstance(billing.store, FirestoreSeatStore)
+    billing.store.client.collection(USAGE_RECORDS).document(lease_id).create({"lease_id": lease_id})
+
+
 def test_failed_record_write_keeps_lease_open(billing: Billing) -> None:
     created = billing.license()
     lease_id = billing.hold(created, "hw-1", 60)
-    # A row already holding this lease's key makes the record insert fail inside the close.
-    billing.store._connection().execute(
-        "INSERT INTO usage_records (lease_id, license_id, customer, product_slug, seat_key,"
-        " device_hash, user_hash, acquired_at, ended_at, closed_at, seconds_held, close_reason)"
-        " VALUES (?, 'x', 'x', 'x', 'x', 'x', 'x', '2026-01-01', '2026-01-01', '2026-01-01',"
-        " '0', 'released')",
-        (lease_id,),
-    )
+    # A record already stored under this lease's key makes the record insert fail in the close.
+    plant_usage_record(billing, lease_id)
 
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(DUPLICATE_RECORD_ERRORS):
         billing.service.release(lease_id, created.key, "hw-1")
 
     [lease] = billing.store.list_open_leases(created.license.id)
@@ -202,4 +239,3 @@ def test_license_expiry_caps_billable_end(billing: Billing) -> None:
     [record] = all_records(billing)
     assert record.close_reason is CloseReason.LICENSE_EXPIRED
     assert record.ended_at == start + timedelta(seconds=90)
-

@@ -31,8 +31,9 @@ from functions.billing.render import CSV_COLUMNS, render_csv, render_html, rende
 from functions.billing.reports import build_report, filter_customer
 from functions.errors import LicenseError
 from functions.logs import CloudLoggingFormatter
-from tests.billing.conftest import Billing, open_billing, screenshot
+from tests.billing.conftest import STORE_KINDS, Billing, open_billing, open_store, screenshot
 from tests.conftest import REPO_ROOT
+from tests.emulators import FirestoreEmulator
 
 NOVEMBER = Month(2026, 11)
 HEARTBEAT = 300
@@ -50,10 +51,12 @@ class Session:
     silent: bool
 
 
-def plan_sessions(rng: random.Random, licenses: dict[str, CreatedLicense]) -> list[Session]:
+def plan_sessions(
+    rng: random.Random, licenses: dict[str, CreatedLicense], per_license: int = 15
+) -> list[Session]:
     sessions: list[Session] = []
     for name, created in licenses.items():
-        for index in range(15):
+        for index in range(per_license):
             # Busy mornings on the first ten days make the small licenses run out of seats.
             day = rng.randint(1, 10) if index % 2 else rng.randint(1, 30)
             start = datetime(2026, 11, day, 9, tzinfo=UTC) + timedelta(seconds=rng.randint(0, 7200))
@@ -104,12 +107,8 @@ def run_sessions(billing: Billing, sessions: list[Session]) -> None:
             heapq.heappush(queue, (session.stop, sequence, "release", number, lease_id))
 
 
-@pytest.fixture(scope="module")
-def month(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Billing]:
-    """A store holding one month of usage by three customers, every lease closed by Dec 1."""
-    billing = open_billing(
-        tmp_path_factory.mktemp("month") / "data", datetime(2026, 10, 31, tzinfo=UTC)
-    )
+def simulate_month(billing: Billing, sessions_per_license: int) -> None:
+    """Play one month of usage by three customers, and close every lease by Dec 1."""
     billing.admin.create_product("cad")
     billing.admin.create_product("viewer")
     terms = {"heartbeat_interval_seconds": HEARTBEAT, "lease_lifetime_seconds": LIFETIME}
@@ -140,10 +139,20 @@ def month(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Billing]:
     )
     billing.plan(november_1, "0.75", product="viewer", currency="USD")
 
-    run_sessions(billing, plan_sessions(random.Random(20261101), licenses))
+    sessions = plan_sessions(random.Random(20261101), licenses, sessions_per_license)
+    run_sessions(billing, sessions)
     billing.move_to(datetime(2026, 12, 1, 2, tzinfo=UTC))
     for lease in billing.store.list_open_leases():
         billing.admin.force_release(lease.id)
+
+
+@pytest.fixture(scope="module")
+def month(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Billing]:
+    """An embedded store holding one month of usage by three customers."""
+    billing = open_billing(
+        tmp_path_factory.mktemp("month") / "data", datetime(2026, 10, 31, tzinfo=UTC)
+    )
+    simulate_month(billing, sessions_per_license=15)
     yield billing
     billing.store.close()
 
@@ -165,7 +174,7 @@ def csv_amounts(text: str) -> dict[str, Decimal]:
     return {currency: amount for currency, amount in amounts.items()}
 
 
-def test_json_reconciles_with_ledger(month: Billing) -> None:
+def assert_json_reconciles(month: Billing) -> None:
     report = json.loads(render_json(build_report(month.store, NOVEMBER, month.clock.now())))
     ledger = ledger_seconds(month, NOVEMBER)
     records = month.store.usage_records(NOVEMBER.start, NOVEMBER.end)
@@ -182,6 +191,31 @@ def test_json_reconciles_with_ledger(month: Billing) -> None:
     assert report["totals"]["denials"] == len(denials)
     assert report["totals"]["denials"] > 0
     assert report["totals"]["distinct_devices"] == len({r.device_hash for r in records})
+
+
+def test_json_reconciles_with_ledger(month: Billing) -> None:
+    assert_json_reconciles(month)
+
+
+@pytest.mark.parametrize("store_kind", STORE_KINDS)
+def test_short_month_reconciles_on_store(
+    store_kind: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    # Fewer sessions than the `month` fixture, because every call is a round trip to the
+    # Firestore emulator.
+    store = open_store(store_kind, tmp_path / "data", request)
+    billing = open_billing(tmp_path / "data", datetime(2026, 10, 31, tzinfo=UTC), store)
+    try:
+        simulate_month(billing, sessions_per_license=5)
+
+        assert_json_reconciles(billing)
+        report = build_report(billing.store, NOVEMBER, billing.clock.now())
+        summary = json.loads(render_json(report))["totals"]
+        amounts = {c: str(a) for c, a in csv_amounts(render_csv(report)).items()}
+        assert amounts == summary["amounts"]
+        assert set(amounts) == {"EUR", "USD"}
+    finally:
+        billing.store.close()
 
 
 def test_csv_totals_match_json(month: Billing) -> None:
@@ -293,12 +327,15 @@ def test_seat_pressure_logged_above_threshold(month: Billing) -> None:
         assert Decimal(event["share_at_full_capacity"]) <= Decimal(event["share_at_pressure"])
 
 
-def run_cli(data_dir: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "LICENSE_DATA_DIR": str(data_dir), "LICENSE_STORE": "embedded"}
+def run_cli(
+    data_dir: Path, *arguments: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the admin CLI on the embedded store in `data_dir`, or on the store `env` selects."""
+    settings = {"LICENSE_DATA_DIR": str(data_dir), "LICENSE_STORE": "embedded", **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "functions.cli", *arguments],
         cwd=REPO_ROOT,
-        env=env,
+        env={**os.environ, **settings},
         capture_output=True,
         text=True,
         timeout=120,
@@ -351,6 +388,43 @@ def test_cli_report_close_and_freeze(tmp_path: Path) -> None:
     bad = run_cli(data, "billing", "report", "--month", "2026-13")
     assert bad.returncode == 2
     assert "not a valid month" in bad.stderr
+
+
+def test_cli_report_and_close_on_firestore(
+    firestore_emulator: FirestoreEmulator, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    store = open_store("firestore", tmp_path / "data", request)
+    billing = open_billing(tmp_path / "data", datetime(2026, 10, 1, tzinfo=UTC), store)
+    try:
+        billing.plan(datetime(2026, 10, 1, tzinfo=UTC), "120")
+        created = billing.license(customer="acme", seats=1)
+        billing.service.acquire(created.key, "hw-1", "one@example.com")
+        billing.clock.advance(30)
+        with pytest.raises(LicenseError):
+            billing.service.acquire(created.key, "hw-2", "two@example.com")
+        lease = billing.store.list_open_leases()[0]
+        billing.admin.force_release(lease.id)
+    finally:
+        billing.store.close()
+    env = {"LICENSE_STORE": "firestore", **firestore_emulator.env}
+
+    report = run_cli(billing.data_dir, "billing", "report", "--month", "2026-10", "--format",
+                     "json", env=env)  # fmt: skip
+    assert report.returncode == 0, report.stderr
+    totals = json.loads(report.stdout)["totals"]
+    assert totals["amounts"] == {"EUR": "1.00"}
+    assert totals["denials"] == 1
+
+    closed = run_cli(billing.data_dir, "billing", "close", "--month", "2026-10", env=env)
+    assert closed.returncode == 0, closed.stderr
+    frozen = run_cli(billing.data_dir, "billing", "report", "--month", "2026-10", "--format",
+                     "json", env=env)  # fmt: skip
+    assert frozen.returncode == 0, frozen.stderr
+    assert json.loads(frozen.stdout)["status"] == "closed"
+    assert json.loads(frozen.stdout)["totals"] == totals
+    again = run_cli(billing.data_dir, "billing", "close", "--month", "2026-10", env=env)
+    assert again.returncode == 1
+    assert "already closed" in again.stderr
 
 
 def test_csv_neutralizes_formula_cells(billing: Billing) -> None:

@@ -14,6 +14,7 @@ import pytest
 from functions import seats
 from functions.admin import Admin, SeatTerms
 from functions.clock import ManualClock
+from functions.errors import LicenseError
 from functions.identity import KeyHasher
 from functions.secrets import KEY_HASH_SECRET, LocalSecrets
 from functions.service import LicenseService
@@ -58,8 +59,21 @@ def test_call_costs_one_shard(counted: tuple[LicenseService, CountingApi]) -> No
     assert counter.reset() == (1, 1)
     service.acquire(key, "hw-1", EMAIL)
     assert counter.reset() == (4, 1)
+    # The close writes the lease, the seat, the shard and the usage record.
     service.release(granted.lease.id, key, "hw-1")
-    assert counter.reset() == (1, 3)
+    assert counter.reset() == (1, 4)
+
+
+def test_denied_acquire_writes_denial(counted: tuple[LicenseService, CountingApi]) -> None:
+    service, counter = counted
+    key = new_license_key(service, 1)
+    service.acquire(key, "hw-0", EMAIL)
+    counter.reset()
+
+    with pytest.raises(LicenseError):
+        service.acquire(key, "hw-1", EMAIL)
+    # License, seat, shard, and the query for expired leases; the one write is the denial.
+    assert counter.reset() == (4, 1)
 
 
 def test_call_costs_many_shards(counted: tuple[LicenseService, CountingApi]) -> None:

@@ -26,7 +26,18 @@ def test_composite_indexes_are_on_known_collections() -> None:
     indexes = load()["composite_indexes"]
     assert indexes
     for index in indexes:
-        assert index["collection_group"] == firestore_store.LEASES
+        assert index["collection_group"] in {firestore_store.LEASES, firestore_store.USAGE_RECORDS}
         assert index["query_scope"] == "COLLECTION"
         assert len(index["fields"]) >= 2
-        assert index["fields"][-1] == {"field_path": "expires_at", "order": "ASCENDING"}
+        if index["collection_group"] == firestore_store.LEASES:
+            assert index["fields"][-1] == {"field_path": "expires_at", "order": "ASCENDING"}
+
+
+def test_usage_record_range_index_declared() -> None:
+    # The ledger query filters on two ranges and orders by ended_at, then acquired_at.
+    usage = [
+        [field["field_path"] for field in index["fields"]]
+        for index in load()["composite_indexes"]
+        if index["collection_group"] == firestore_store.USAGE_RECORDS
+    ]
+    assert usage == [["ended_at", "acquired_at"]]
