@@ -19,6 +19,8 @@ from werkzeug.exceptions import HTTPException
 
 from functions import app as app_module
 from functions.admin import Admin, seed_demo
+from functions.config import ConfigError
+from functions.errors import ServiceUnavailable
 from functions.http import handle, http_exception_response
 from functions.logs import configure_logging
 from functions.sweep import handle_sweep
@@ -38,7 +40,7 @@ def sweep(request: flask.Request) -> flask.Response:
 
 
 def _install_error_handlers(app: flask.Flask) -> None:
-    # functions-framework answers a few paths itself (/favicon.ico, /robots.txt) and Werkzeug
+    # functions-framework handles a few paths itself (/favicon.ico, /robots.txt) and Werkzeug
     # raises on malformed requests; both would otherwise produce HTML.
     app.register_error_handler(HTTPException, http_exception_response)
 
@@ -69,14 +71,28 @@ def _print_demo_banner(host: str, port: int) -> None:
     )
 
 
-def serve() -> None:
+def _port() -> int:
+    raw = os.environ.get("PORT", "8080")
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        raise ConfigError(f"PORT={raw!r} is not a TCP port; give a number from 1 to 65535.")
+    return int(raw)
+
+
+def serve() -> int:
+    """Serve the API locally; return the exit status for a configuration error."""
     host = os.environ.get("HOST", "127.0.0.1")
-    port = int(os.environ.get("PORT", "8080"))
-    _print_demo_banner(host, port)
+    try:
+        port = _port()
+        _print_demo_banner(host, port)
+    except (ConfigError, ServiceUnavailable) as error:
+        detail = error.detail if isinstance(error, ServiceUnavailable) else str(error)
+        print(f"error: {detail}", file=sys.stderr)
+        return 1
     app = functions_framework.create_app(target="licenses", source=__file__)
     print(f"Serving the license API on http://{host}:{port}", file=sys.stderr, flush=True)
     create_server(app, debug=False).run(host, port)
+    return 0
 
 
 if __name__ == "__main__":
-    serve()
+    sys.exit(serve())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from datetime import datetime
 
 from functions import seats
@@ -10,6 +11,8 @@ from functions.clock import Clock
 from functions.identity import KeyHasher, generate_id, generate_license_key
 from functions.models import Lease, License, LicenseStatus, Policy, Product, SeatScope
 from functions.store import SeatStore, SeatTransaction
+
+_SLUG = re.compile(r"[a-z0-9][a-z0-9._-]{0,62}")
 
 DEFAULT_HEARTBEAT_INTERVAL_SECONDS = 60
 DEFAULT_LEASE_LIFETIME_SECONDS = 180
@@ -55,9 +58,13 @@ class Admin:
         self.clock = clock
 
     def create_product(self, slug: str, name: str | None = None) -> Product:
-        # The slug becomes the token audience, so an empty one would issue unusable tokens.
-        if not slug.strip():
-            raise AdminError("The product slug must not be empty; give a short name like demo.")
+        # The slug becomes the token audience that clients compare, so it is kept to a
+        # plain, unambiguous form.
+        if not _SLUG.fullmatch(slug):
+            raise AdminError(
+                f"Invalid product slug {slug!r}: use 1 to 63 lowercase letters, digits, '.', "
+                "'_' or '-', starting with a letter or digit, like demo or cad-pro."
+            )
         if self.store.product_by_slug(slug) is not None:
             raise AdminError(f"A product with slug {slug!r} already exists.")
         product = Product(generate_id("prod"), slug, name or slug, self.clock.now())
@@ -88,6 +95,8 @@ class Admin:
         policy_id: str | None = None,
         expires_at: datetime | None = None,
     ) -> CreatedLicense:
+        if not customer.strip():
+            raise AdminError("The customer must not be empty; give a customer name or id.")
         product = self.store.product_by_slug(product_slug)
         if product is None:
             raise AdminError(
@@ -138,6 +147,10 @@ class Admin:
         return license, closed
 
     def force_release(self, lease_id: str) -> Lease:
+        return self.release_lease(lease_id).lease
+
+    def release_lease(self, lease_id: str) -> seats.Released:
+        """Close a lease for an operator; a lease that is already closed stays as it was."""
         now = self.clock.now()
 
         def work(tx: SeatTransaction) -> seats.Released | None:
@@ -146,7 +159,7 @@ class Admin:
         result = self.store.run_transaction(work)
         if result is None:
             raise AdminError(f"No lease has the id {lease_id!r}.")
-        return result.lease
+        return result
 
 
 DEMO_PRODUCT = "demo"

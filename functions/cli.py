@@ -7,6 +7,7 @@ It opens the same store as the server, chosen by the same environment variables
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sqlite3
 import sys
@@ -24,9 +25,11 @@ from functions.admin import (
 )
 from functions.billing.cli import add_billing_commands
 from functions.billing.records import BillingError
-from functions.config import ConfigError, Settings
+from functions.config import ConfigError, Settings, StoreKind
 from functions.errors import ServiceUnavailable
 from functions.models import Lease, License, LicenseStatus, SeatScope
+from functions.store.sqlite import DATABASE_FILENAME
+from functions.sweep import sweep_expired
 
 
 def _aware_datetime(value: str) -> datetime:
@@ -76,11 +79,19 @@ def _print_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None
         print("(none)")
         return
     widths = {
-        column: max(len(column), *(len(str(row[column])) for row in rows)) for column in columns
+        column: max(len(column), *(len(_cell(row[column])) for row in rows)) for column in columns
     }
     print("  ".join(column.upper().ljust(widths[column]) for column in columns))
     for row in rows:
-        print("  ".join(str(row[column]).ljust(widths[column]) for column in columns))
+        print("  ".join(_cell(row[column]).ljust(widths[column]) for column in columns))
+
+
+def _cell(value: Any) -> str:
+    return "-" if value is None else str(value)
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def _terms(args: argparse.Namespace) -> SeatTerms:
@@ -201,11 +212,29 @@ def _license_terms(admin: Admin, args: argparse.Namespace) -> tuple[SeatTerms, s
     )
 
 
+def _ensure_product(admin: Admin, slug: str) -> None:
+    """Create the product for the first license of a new store; elsewhere a missing product
+    is more likely a typo, so it is an error."""
+    if admin.store.product_by_slug(slug) is not None:
+        return
+    known = sorted(product.slug for product in admin.store.list_products())
+    if known:
+        raise AdminError(
+            f"No product has the slug {slug!r}; known products: {', '.join(known)}. "
+            f"Create it first with `products create {slug}`."
+        )
+    admin.create_product(slug)
+    print(f"Created product {slug}, the first product of this store.", file=sys.stderr)
+
+
 def _cmd_licenses_create(admin: Admin, args: argparse.Namespace) -> int:
-    if admin.store.product_by_slug(args.product) is None:
-        admin.create_product(args.product)
-        print(f"Created product {args.product}.", file=sys.stderr)
     terms, policy_id = _license_terms(admin, args)
+    if args.expires_at is not None and args.expires_at <= admin.clock.now():
+        raise AdminError(
+            f"--expires-at {args.expires_at.isoformat()} is in the past; "
+            "give a future time or leave it out for a license that does not expire."
+        )
+    _ensure_product(admin, args.product)
     created = admin.create_license(
         args.product, args.customer, terms, policy_id=policy_id, expires_at=args.expires_at
     )
@@ -218,41 +247,98 @@ def _cmd_licenses_create(admin: Admin, args: argparse.Namespace) -> int:
 
 
 def _cmd_licenses_list(admin: Admin, args: argparse.Namespace) -> int:
-    rows = [_license_json(license) for license in admin.store.list_licenses()]
+    now = admin.clock.now()
+    rows = [
+        {**_license_json(license), "expired": license.is_expired(now)}
+        for license in admin.store.list_licenses()
+    ]
     if args.json:
         print(json.dumps(rows))
-    else:
-        _print_table(rows, ["id", "customer", "product", "seats", "status", "expires_at"])
+        return 0
+    for row in rows:
+        # An active license past its expiry date grants no seats, so the table says so.
+        if row["expired"] and row["status"] == LicenseStatus.ACTIVE.value:
+            row["status"] = "expired"
+    _print_table(rows, ["id", "customer", "product", "seats", "status", "expires_at"])
     return 0
+
+
+def _cmd_licenses_show(admin: Admin, args: argparse.Namespace) -> int:
+    license = _find_license(admin, args.license_id)
+    leases = admin.store.list_open_leases(license.id)
+    row = {
+        **_license_json(license),
+        "expired": license.is_expired(admin.clock.now()),
+        "open_leases": len(leases),
+    }
+    if args.json:
+        print(json.dumps(row))
+    else:
+        for name, value in row.items():
+            print(f"{name}: {_cell(value)}")
+    return 0
+
+
+def _find_license(admin: Admin, license_id: str) -> License:
+    for license in admin.store.list_licenses():
+        if license.id == license_id:
+            return license
+    raise AdminError(f"No license has the id {license_id!r}; list them with `licenses list`.")
 
 
 def _status_command(status: LicenseStatus) -> Any:
     def command(admin: Admin, args: argparse.Namespace) -> int:
+        previous = _find_license(admin, args.license_id).status
         license, closed = admin.set_status(args.license_id, status)
         if args.json:
             print(json.dumps({**_license_json(license), "leases_closed": closed}))
+        elif previous is status:
+            print(f"License {license.id} was already {status.value}; nothing changed.")
         else:
-            print(f"License {license.id} is now {status.value}; {closed} open leases closed.")
+            print(
+                f"License {license.id} is now {status.value}; "
+                f"{_plural(closed, 'open lease')} closed."
+            )
         return 0
 
     return command
 
 
 def _cmd_leases_list(admin: Admin, args: argparse.Namespace) -> int:
-    rows = [_lease_json(lease) for lease in admin.store.list_open_leases(args.license)]
+    if args.license is not None:
+        _find_license(admin, args.license)
+    now = admin.clock.now()
+    rows = [
+        # An open lease past its expiry holds no seat; the next acquire or sweep closes it.
+        {**_lease_json(lease), "state": "live" if lease.is_live(now) else "expired"}
+        for lease in admin.store.list_open_leases(args.license)
+    ]
     if args.json:
         print(json.dumps(rows))
     else:
-        _print_table(rows, ["id", "license_id", "hardware_id", "user_email", "expires_at"])
+        _print_table(rows, ["id", "license_id", "hardware_id", "user_email", "expires_at", "state"])
     return 0
 
 
 def _cmd_leases_release(admin: Admin, args: argparse.Namespace) -> int:
-    lease = admin.force_release(args.lease_id)
+    result = admin.release_lease(args.lease_id)
+    lease = result.lease
     if args.json:
-        print(json.dumps(_lease_json(lease)))
+        print(json.dumps({**_lease_json(lease), "already_closed": result.already_closed}))
+    elif result.already_closed:
+        print(f"Lease {lease.id} was already closed ({lease.close_reason}); nothing changed.")
     else:
         print(f"Lease {lease.id} is closed ({lease.close_reason}).")
+    return 0
+
+
+def _cmd_leases_sweep(admin: Admin, args: argparse.Namespace) -> int:
+    result = sweep_expired(admin.store, admin.clock)
+    if args.json:
+        print(json.dumps(dataclasses.asdict(result)))
+    else:
+        more = "" if result.complete else " More remain; run it again."
+        print(f"Closed {_plural(result.closed, 'expired lease')}.{more}")
     return 0
 
 
@@ -266,24 +352,31 @@ def build_parser() -> argparse.ArgumentParser:
     def command(group: Any, name: str, handler: Any, help_text: str) -> argparse.ArgumentParser:
         sub: argparse.ArgumentParser = group.add_parser(name, help=help_text)
         sub.add_argument("--json", action="store_true", help="print JSON instead of a table")
-        sub.set_defaults(handler=handler)
+        sub.set_defaults(handler=handler, creates_store=False)
         return sub
 
     products = groups.add_parser("products", help="products").add_subparsers(required=True)
     sub = command(products, "create", _cmd_products_create, "create a product")
+    sub.set_defaults(creates_store=True)
     sub.add_argument("slug", help="short name, used as the token audience")
     sub.add_argument("--name", help="display name (default: the slug)")
     command(products, "list", _cmd_products_list, "list products")
 
     policies = groups.add_parser("policies", help="policies").add_subparsers(required=True)
     sub = command(policies, "create", _cmd_policies_create, "create a policy")
+    sub.set_defaults(creates_store=True)
     sub.add_argument("name")
     _add_terms_arguments(sub, seats_required=True)
     command(policies, "list", _cmd_policies_list, "list policies")
 
     licenses = groups.add_parser("licenses", help="licenses").add_subparsers(required=True)
     sub = command(licenses, "create", _cmd_licenses_create, "create a license and print its key")
-    sub.add_argument("--product", required=True, help="product slug (created if missing)")
+    sub.set_defaults(creates_store=True)
+    sub.add_argument(
+        "--product",
+        required=True,
+        help="product slug; created only for the first license of a new store",
+    )
     sub.add_argument("--customer", default="default", help="customer name or id")
     sub.add_argument("--policy", help="policy name whose terms the license copies")
     sub.add_argument(
@@ -291,12 +384,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_terms_arguments(sub, seats_required=False)
     command(licenses, "list", _cmd_licenses_list, "list licenses")
-    for name, status in (
-        ("suspend", LicenseStatus.SUSPENDED),
-        ("revoke", LicenseStatus.REVOKED),
-        ("reinstate", LicenseStatus.ACTIVE),
+    sub = command(licenses, "show", _cmd_licenses_show, "show one license")
+    sub.add_argument("license_id")
+    for name, status, help_text in (
+        ("suspend", LicenseStatus.SUSPENDED, "suspend a license and close its leases"),
+        ("revoke", LicenseStatus.REVOKED, "revoke a license for good and close its leases"),
+        ("reinstate", LicenseStatus.ACTIVE, "reinstate a suspended license"),
     ):
-        sub = command(licenses, name, _status_command(status), f"{name} a license")
+        sub = command(licenses, name, _status_command(status), help_text)
         sub.add_argument("license_id")
 
     leases = groups.add_parser("leases", help="leases").add_subparsers(required=True)
@@ -304,6 +399,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--license", help="only the leases of this license id")
     sub = command(leases, "release", _cmd_leases_release, "force-release a lease")
     sub.add_argument("lease_id")
+    command(leases, "sweep", _cmd_leases_sweep, "close every expired lease now")
 
     add_billing_commands(groups, command)
     return parser
@@ -313,6 +409,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = Settings.from_env()
+        if (
+            settings.store is StoreKind.EMBEDDED
+            and not args.creates_store
+            and not (settings.data_dir / DATABASE_FILENAME).exists()
+        ):
+            # A mistyped LICENSE_DATA_DIR would otherwise show an empty store.
+            print(
+                f"error: no store in the data folder {settings.data_dir} (LICENSE_DATA_DIR); "
+                "check the variable, or create a license first with `licenses create`.",
+                file=sys.stderr,
+            )
+            return 1
         try:
             admin = app_module.build_admin(settings)
         except (OSError, sqlite3.Error) as error:

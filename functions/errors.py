@@ -104,8 +104,8 @@ class NoSeatAvailable(LicenseError):
     def __init__(self, seats_used: int, seats_total: int) -> None:
         super().__init__(
             ProblemCode.NO_SEAT_AVAILABLE,
-            f"All {seats_total} seats of this license are in use; retry after a seat is "
-            "released or its lease expires.",
+            f"All seats of this license are in use ({seats_used} of {seats_total}); retry "
+            "after a seat is released or its lease expires.",
             extensions={"seats_used": seats_used, "seats_total": seats_total},
         )
 

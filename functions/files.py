@@ -8,6 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 _OWNER_ONLY = 0o600
+# The data folder holds the store (emails, hardware ids) as well as keys.
+OWNER_ONLY_FOLDER = 0o700
 
 
 def read_or_create_private_file(path: Path, create: Callable[[], bytes]) -> bytes:
@@ -16,7 +18,7 @@ def read_or_create_private_file(path: Path, create: Callable[[], bytes]) -> byte
     Creation uses O_EXCL, so when two processes start at once exactly one writes the file and
     the other reads what the first wrote.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=OWNER_ONLY_FOLDER, parents=True, exist_ok=True)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _OWNER_ONLY)
     except FileExistsError:

@@ -115,19 +115,46 @@ def _check_media_type(request: flask.Request) -> None:
             ProblemCode.UNSUPPORTED_MEDIA_TYPE,
             f"Expected a UTF-8 JSON body, found charset={charset}.",
         )
+    encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
+    if encoding != "identity":
+        raise _BodyRejected(
+            ProblemCode.UNSUPPORTED_MEDIA_TYPE,
+            f"Content-Encoding {encoding} is not supported; send the JSON body uncompressed.",
+        )
 
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # Parsers disagree on which of two equal keys wins, so a body with both is ambiguous.
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise _DuplicateKey(key)
+        result[key] = value
+    return result
+
+
 def _parse_json(body: bytes) -> Any:
     try:
         text = body.decode("utf-8")
-        return json.loads(text, parse_constant=_reject_constant)
+        return json.loads(
+            text, parse_constant=_reject_constant, object_pairs_hook=_object_without_duplicates
+        )
     except UnicodeDecodeError:
         raise _BodyRejected(
             ProblemCode.INVALID_JSON, "The request body is not valid UTF-8."
+        ) from None
+    except _DuplicateKey as error:
+        raise _BodyRejected(
+            ProblemCode.INVALID_JSON,
+            f"The request body repeats the key {error.args[0]!r}; send each field once.",
         ) from None
     except RecursionError:
         # A few kilobytes of "[" nest deeper than the decoder's recursion limit.
@@ -155,16 +182,29 @@ def _validation_problem(error: pydantic.ValidationError) -> _BodyRejected:
         field = _field_name(item["loc"])
         message = item["msg"].removeprefix("Value error, ")
         if item["type"] == "extra_forbidden":
-            message = "Unknown field; remove it."
+            message = "Unknown field; remove it"
         elif item["type"] == "missing":
-            message = "Field required."
+            message = "Field required"
+        message = message[:1].upper() + message[1:]
         errors.append({"field": field, "detail": message, "type": item["type"]})
-    summary = "; ".join(f"{entry['field']}: {entry['detail']}" for entry in errors)
+    summary = "; ".join(f"{entry['field']}: {entry['detail'].rstrip('.')}" for entry in errors)
     return _BodyRejected(
         ProblemCode.VALIDATION_FAILED,
         f"Invalid request body. {summary}",
         {"errors": errors},
     )
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "an array"
 
 
 def _parse_request(request: flask.Request, model: type[Model]) -> Model:
@@ -179,7 +219,7 @@ def _parse_request(request: flask.Request, model: type[Model]) -> Model:
     if not isinstance(data, dict):
         raise _BodyRejected(
             ProblemCode.VALIDATION_FAILED,
-            f"The request body must be a JSON object, found a JSON {type(data).__name__}.",
+            f"The request body must be a JSON object, found {_json_type(data)}.",
             {
                 "errors": [
                     {"field": "body", "detail": "Expected a JSON object.", "type": "dict_type"}
@@ -285,7 +325,10 @@ def _dispatch(
     path = request.path
     methods = ROUTES.get(path)
     if methods is None:
-        return problem_response(ProblemCode.NOT_FOUND, f"No endpoint at {path}.", instance=path)
+        detail = f"No endpoint at {path}."
+        if path.rstrip("/") in ROUTES:
+            detail += f" Did you mean {path.rstrip('/')} (no trailing slash)?"
+        return problem_response(ProblemCode.NOT_FOUND, detail, instance=path)
     method = "GET" if request.method == "HEAD" else request.method
     if method == "OPTIONS":
         response = flask.Response(status=204)

@@ -13,9 +13,9 @@ MAX_EMAIL_LENGTH = 254  # RFC 5321 limit on a forward path, less the angle brack
 
 def _printable(value: str) -> str:
     if not value.strip():
-        raise ValueError("must not be blank")
+        raise ValueError("Must not be blank")
     if any(ord(char) < 0x20 or ord(char) == 0x7F for char in value):
-        raise ValueError("must not contain control characters")
+        raise ValueError("Must not contain control characters")
     return value
 
 
@@ -24,7 +24,7 @@ def _email(value: str) -> str:
     try:
         email_validator.validate_email(trimmed, check_deliverability=False)
     except email_validator.EmailNotValidError as error:
-        raise ValueError(f"is not a valid email address: {error}") from None
+        raise ValueError(f"Not a valid email address: {error}") from None
     return trimmed
 
 

@@ -297,13 +297,15 @@ def _owned_lease(
 def _closed_lease_problem(lease: Lease) -> LicenseError:
     assert lease.close_reason is not None
     code = _CLOSED_LICENSE_CODES.get(lease.close_reason)
-    if code is not None:
+    if code is ProblemCode.LICENSE_SUSPENDED:
         # The license may have been reinstated since; the lease stays closed either way.
         return LicenseError(
             code,
-            f"This lease was closed because of {lease.close_reason.value}. If the license has "
-            "been reinstated since, acquire a new lease.",
+            "This lease was closed when its license was suspended. If the license has been "
+            "reinstated since, acquire a new lease.",
         )
+    if code is not None:
+        return LicenseError(code, f"This lease was closed because of {lease.close_reason.value}.")
     return LicenseError(
         ProblemCode.LEASE_EXPIRED,
         f"This lease is no longer held (closed: {lease.close_reason.value}); acquire a new one.",

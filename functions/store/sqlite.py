@@ -9,6 +9,7 @@ keeps the seat cap exact across threads and processes.
 from __future__ import annotations
 
 import logging
+import os
 import random
 import sqlite3
 import threading
@@ -29,6 +30,7 @@ from functions.billing.records import (
     UsageRecord,
 )
 from functions.errors import StoreContention
+from functions.files import OWNER_ONLY_FOLDER
 from functions.models import (
     CloseReason,
     Lease,
@@ -428,8 +430,11 @@ class SqliteSeatStore:
     """Seat store on one SQLite file, safe to share between threads and processes."""
 
     def __init__(self, data_dir: Path, *, max_attempts: int = _MAX_ATTEMPTS) -> None:
-        data_dir.mkdir(parents=True, exist_ok=True)
+        data_dir.mkdir(mode=OWNER_ONLY_FOLDER, parents=True, exist_ok=True)
         self.path = data_dir / DATABASE_FILENAME
+        # The database holds emails and hardware ids, so only the owner may read it. SQLite
+        # gives its -wal and -shm files the database file's permissions.
+        os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
         self._max_attempts = max_attempts
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []

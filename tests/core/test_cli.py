@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ import pytest
 
 from functions import cli
 from functions.admin import Admin, SeatTerms
+from functions.clock import ManualClock
 from functions.errors import LicenseError
 from functions.models import LicenseStatus
 from functions.service import LicenseService
@@ -202,6 +204,8 @@ BAD_INPUT = [
     (["licenses", "create", "--seats", "2"], "--product"),
     (["licenses", "create", "--product", "demo"], "--seats"),
     (["licenses", "create", "--product", "", "--seats", "2"], "slug"),
+    (["products", "create", "Bad Slug!"], "Invalid product slug"),
+    (["licenses", "create", "--product", "taken", "--seats", "2", "--customer", " "], "customer"),
     (["licenses", "create", "--product", "demo", "--seats", "2", "--seat-scope", "x"], "scope"),
     (
         ["licenses", "create", "--product", "demo", "--seats", "2", "--expires-at", "2030-01-01"],
@@ -295,3 +299,116 @@ def test_unknown_store(
 
     assert status != 0
     assert "LICENSE_STORE" in stderr
+
+
+class TestStoreGuards:
+    def test_typo_product_rejected(self, data_dir: Path, new_license: LicenseFactory) -> None:
+        new_license()
+
+        result = run_cli(data_dir, "licenses", "create", "--product", "dmeo", "--seats", "2")
+
+        assert result.returncode == 1
+        assert "'dmeo'" in result.stderr
+        assert "known products: demo" in result.stderr
+
+    def test_first_product_created(self, data_dir: Path) -> None:
+        result = run_cli(data_dir, "licenses", "create", "--product", "cad", "--seats", "2")
+
+        assert result.returncode == 0
+        assert "Created product cad" in result.stderr
+
+    def test_missing_folder_not_created(self, tmp_path: Path) -> None:
+        missing = tmp_path / "mistyped"
+
+        result = run_cli(missing, "licenses", "list")
+
+        assert result.returncode == 1
+        assert "LICENSE_DATA_DIR" in result.stderr
+        assert not missing.exists()
+
+    def test_past_expiry_rejected(self, data_dir: Path) -> None:
+        result = run_cli(
+            data_dir,
+            "licenses",
+            "create",
+            "--product",
+            "demo",
+            "--seats",
+            "2",
+            "--expires-at",
+            "2020-01-01T00:00:00Z",
+        )
+
+        assert result.returncode == 1
+        assert "in the past" in result.stderr
+
+
+class TestStates:
+    def test_list_marks_expired(
+        self, data_dir: Path, new_license: LicenseFactory, clock: ManualClock
+    ) -> None:
+        # The subprocess runs on the real clock, long after the test clock's hour.
+        created = new_license(expires_at=clock.now() + timedelta(hours=1))
+
+        [listed] = run_json(data_dir, "licenses", "list")
+        table = run_cli(data_dir, "licenses", "list").stdout
+
+        assert listed["expired"] is True
+        assert listed["status"] == "active"
+        assert created.license.id in table
+        assert "expired" in table
+
+    def test_show(
+        self, data_dir: Path, service: LicenseService, new_license: LicenseFactory
+    ) -> None:
+        created = new_license()
+        service.acquire(created.key, "hw-1", "user@example.com")
+
+        shown = run_json(data_dir, "licenses", "show", created.license.id)
+
+        assert shown["id"] == created.license.id
+        assert shown["open_leases"] == 1
+        assert "key" not in shown
+
+    def test_reinstate_active_says_so(self, data_dir: Path, new_license: LicenseFactory) -> None:
+        created = new_license()
+
+        result = run_cli(data_dir, "licenses", "reinstate", created.license.id)
+
+        assert result.returncode == 0
+        assert "already active" in result.stdout
+
+    def test_release_twice_says_so(
+        self, data_dir: Path, service: LicenseService, new_license: LicenseFactory
+    ) -> None:
+        created = new_license()
+        grant = service.acquire(created.key, "hw-1", "user@example.com")
+        run_cli(data_dir, "leases", "release", grant.lease.id)
+
+        again = run_cli(data_dir, "leases", "release", grant.lease.id)
+
+        assert again.returncode == 0
+        assert "already closed" in again.stdout
+
+    def test_leases_of_unknown_license(self, data_dir: Path, new_license: LicenseFactory) -> None:
+        new_license()
+
+        result = run_cli(data_dir, "leases", "list", "--license", "lic_nope")
+
+        assert result.returncode == 1
+        assert "lic_nope" in result.stderr
+
+    def test_sweep_closes_expired(
+        self, data_dir: Path, service: LicenseService, new_license: LicenseFactory
+    ) -> None:
+        # Leases granted on the test clock expired long before the real clock's now.
+        created = new_license()
+        grant = service.acquire(created.key, "hw-1", "user@example.com")
+
+        [listed] = run_json(data_dir, "leases", "list")
+        swept = run_json(data_dir, "leases", "sweep")
+
+        assert listed["state"] == "expired"
+        assert swept["closed"] == 1
+        assert service.store.list_open_leases() == []
+        assert grant.lease.id not in run_cli(data_dir, "leases", "list").stdout

@@ -6,6 +6,7 @@ Most cases run on the functions-framework application through a Flask test clien
 
 from __future__ import annotations
 
+import gzip
 import json
 import sqlite3
 from collections.abc import Iterator
@@ -139,6 +140,37 @@ class TestBody:
         body = assert_problem(response, 422, "validation_failed")
         assert error_fields(body) == {"body"}
 
+    @pytest.mark.parametrize(
+        ("data", "found"),
+        [(b"[]", "an array"), (b"null", "null"), (b'"text"', "a string"), (b"42", "a number")],
+    )
+    def test_not_an_object_names_type(
+        self, client: FlaskClient, path: str, data: bytes, found: str
+    ) -> None:
+        response = post_raw(client, path, data, "application/json")
+
+        body = assert_problem(response, 422, "validation_failed")
+        assert body["detail"].endswith(f"found {found}.")
+
+    def test_duplicate_key(self, client: FlaskClient, path: str) -> None:
+        pairs = ", ".join(f'"{name}": "x"' for name in valid_body(path))
+        data = ("{" + pairs + ', "hardware_id": "other"}').encode()
+
+        response = post_raw(client, path, data, "application/json")
+
+        body = assert_problem(response, 400, "invalid_json")
+        assert "'hardware_id'" in body["detail"]
+
+    def test_compressed_body(self, client: FlaskClient, path: str) -> None:
+        response = client.post(
+            path,
+            data=gzip.compress(json.dumps(valid_body(path)).encode()),
+            headers={"Content-Type": "application/json", "Content-Encoding": "gzip"},
+        )
+
+        body = assert_problem(response, 415, "unsupported_media_type")
+        assert "gzip" in body["detail"]
+
     def test_over_cap(self, client: FlaskClient, path: str) -> None:
         data = b'{"pad": "' + b"x" * MAX_BODY + b'"}'
 
@@ -236,6 +268,13 @@ class TestFields:
         problem = assert_problem(response, 422, "validation_failed")
         assert error_fields(problem) == {"license_key", "hardware_id", "user_email", "extra"}
 
+    def test_detail_punctuation(self, client: FlaskClient) -> None:
+        response = client.post(ACQUIRE, json={"user_email": "nobody"})
+
+        problem = assert_problem(response, 422, "validation_failed")
+        assert ".;" not in problem["detail"]
+        assert "user_email: Not a valid email address" in problem["detail"]
+
     def test_problem_hides_input(self, client: FlaskClient) -> None:
         response = client.post(ACQUIRE, json={**acquire_body("lk_secret-value"), "extra": "x"})
 
@@ -269,6 +308,12 @@ class TestRouting:
 
         assert_problem(response, 404, "not_found")
         assert_no_html_or_traceback(response)
+
+    def test_trailing_slash_hint(self, client: FlaskClient) -> None:
+        response = client.post(ACQUIRE + "/", json=acquire_body("lk_unknown"))
+
+        body = assert_problem(response, 404, "not_found")
+        assert f"Did you mean {ACQUIRE}" in body["detail"]
 
     def test_unknown_path_post(self, client: FlaskClient) -> None:
         response = client.post("/api/v1/licenses/borrow", json={})

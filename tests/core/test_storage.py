@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import stat
 from pathlib import Path
 
 from flask.testing import FlaskClient
 
 from functions.service import LicenseService
+from functions.store.sqlite import DATABASE_FILENAME, SqliteSeatStore
 from tests.core.conftest import ACQUIRE, LicenseFactory, acquire_body
 
 
@@ -54,3 +56,17 @@ def test_keys_differ(new_license: LicenseFactory) -> None:
 
     assert first.key != second.key
     assert len(first.key) >= 40
+
+
+def test_files_owner_only(
+    service: LicenseService, new_license: LicenseFactory, tmp_path: Path
+) -> None:
+    # The fixture's folder exists already; a store in a new folder creates it owner-only.
+    store = SqliteSeatStore(tmp_path / "new-data")
+    created = new_license()
+    service.acquire(created.key, "hw-1", "user@example.com")
+    store.close()
+
+    assert stat.S_IMODE((tmp_path / "new-data").stat().st_mode) == 0o700
+    for path in [tmp_path / "new-data" / DATABASE_FILENAME, *service.store.path.parent.glob("*")]:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
