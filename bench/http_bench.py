@@ -170,6 +170,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="Keep the temporary folder with the data, bodies and server logs.",
     )
+
     args = parser.parse_args(argv)
     for name in ("duration", "connections", "wrk_threads", "rounds", "workers", "threads"):
         if getattr(args, name) < 1:
@@ -335,7 +336,7 @@ def free_port() -> int:
 def start_server(
     name: str, source: Path, target: str, env: dict[str, str], log_path: Path, ready_path: str
 ) -> Server:
-    """Start `functions-framework` (gunicorn, gthread worker) and wait until it answers."""
+    """Start `functions-framework` (gunicorn, gthread worker) and wait for a 200 on `ready_path`."""
     port = free_port()
     command = [
         sys.executable,
@@ -365,7 +366,7 @@ def start_server(
         time.sleep(0.2)
     stop_server(server)
     raise RuntimeError(
-        f"{name} did not answer {ready_path} within {SERVER_START_TIMEOUT_SECONDS} s:\n"
+        f"{name} did not respond to {ready_path} within {SERVER_START_TIMEOUT_SECONDS} s:\n"
         f"{log_path.read_text(errors='replace')}"
     )
 
@@ -458,21 +459,24 @@ def warm_up(servers: Sequence[Server], data: BenchData, args: argparse.Namespace
 
 # Profiling.
 
-# Where a sample's time is charged: the innermost frame whose file matches one of these.
+# Component charged with a sample: the first whose marker matches a frame's file, from the
+# innermost frame outwards.
+# py-spy writes file names relative to their `sys.path` entry (`gunicorn/util.py`, the
+# API's `functions/http.py`), so markers are matched against the name with a leading "/".
 PROFILE_COMPONENTS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("email validation (email-validator)", ("/email_validator/",)),
-    ("request validation (pydantic)", ("/pydantic/", "/pydantic_core/", "functions/schemas.py")),
-    ("ECDSA signing (cryptography)", ("/cryptography/", "functions/signing/")),
-    ("token building (JSON, base64)", ("functions/tokens.py",)),
-    ("SQLite store: queries and row mapping", ("functions/store/",)),
-    ("JSON logging", ("/logging/", "functions/logs.py")),
-    ("key hashing (HMAC)", ("functions/identity.py",)),
-    ("seat logic", ("functions/seats.py",)),
-    ("API handling (http.py, service.py)", ("functions/", "main.py")),
-    ("Flask and Werkzeug", ("/flask/", "/werkzeug/")),
+    ("email validation (email-validator)", ("/email_validator/", "/idna/")),
+    ("request validation (pydantic)", ("/pydantic/", "/pydantic_core/", "/functions/schemas.py")),
+    ("ECDSA signing (cryptography)", ("/cryptography/", "/functions/signing/")),
+    ("token building (JSON, base64)", ("/functions/tokens.py",)),
+    ("SQLite store: queries and row mapping", ("/functions/store/",)),
+    ("JSON logging", ("/logging/", "/functions/logs.py")),
+    ("key hashing (HMAC)", ("/functions/identity.py", "/hmac.py")),
+    ("seat logic", ("/functions/seats.py",)),
+    ("API handling (http.py, service.py)", ("/functions/",)),
+    ("Flask and Werkzeug", ("/flask/", "/werkzeug/", "/blinker/")),
     ("functions-framework", ("/functions_framework/",)),
-    ("gunicorn (HTTP parsing, worker)", ("/gunicorn/",)),
-    ("thread pool and poller", ("/concurrent/", "threading.py", "selectors.py")),
+    ("gunicorn (HTTP parsing, socket I/O)", ("/gunicorn/",)),
+    ("thread pool and poller", ("/concurrent/", "/threading.py", "/selectors.py", "/queue.py")),
 )
 # Leaf frames of the store that are waits rather than work: the in-process write turn,
 # and the BEGIN IMMEDIATE / COMMIT statements, where the commit waits for fsync.
@@ -481,9 +485,9 @@ STORE_WAITS = {
     "SqliteSeatStore._run_attempts": "SQLite store: BEGIN IMMEDIATE and COMMIT (fsync)",
 }
 PROFILE_MODES = {
-    # Samples only the thread holding the GIL: where the worker's CPU time goes.
+    # Samples only the thread holding the GIL, which shows where the worker's CPU time goes.
     "gil": ("--gil",),
-    # Samples every thread, waiting or not; only stacks inside a request are kept.
+    # Samples every thread, waiting or not. The summary keeps only stacks inside a request.
     "wall": ("--idle",),
 }
 
@@ -529,12 +533,12 @@ def _frame_file(frame: str) -> str:
 
 def _component(frames: Sequence[str]) -> str:
     leaf = frames[-1]
-    if "functions/store/" in _frame_file(leaf):
+    if "/functions/store/" in "/" + _frame_file(leaf):
         wait = STORE_WAITS.get(_frame_function(leaf))
         if wait is not None:
             return wait
     for frame in reversed(frames):
-        path = _frame_file(frame)
+        path = "/" + _frame_file(frame)
         for name, markers in PROFILE_COMPONENTS:
             if any(marker in path for marker in markers):
                 return name
@@ -784,15 +788,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         pairs = run_rounds(api, bare, data, args)
         rows = summary_rows(pairs, args.scenarios)
         load_after = os.getloadavg()
-        acquired = [
-            count_open_leases(data_dir, license_id)
-            for license_id in data.acquire_license_ids[: args.rounds]
-        ]
         print(
             f"\nMedian of {args.rounds} round(s); ratios are API / bare. Load average before "
-            f"{facts['load_average']}, after {load_after}. Open leases on each round's "
-            f"acquire-new license at the end: {acquired}.\n"
+            f"{facts['load_average']}, after {load_after}."
         )
+        if "acquire-new" in args.scenarios:
+            acquired = [
+                count_open_leases(data_dir, license_id)
+                for license_id in data.acquire_license_ids[: args.rounds]
+            ]
+            print(f"Open leases on each round's acquire-new license at the end: {acquired}.")
+        print()
         print_table(rows)
 
         if args.py_spy:
