@@ -264,9 +264,10 @@ class SqliteSeatStore:
         self._connections: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
         # Threads of this process take turns here before `BEGIN IMMEDIATE`. Without it they
-        # wait in SQLite's busy handler, which polls with sleeps of up to 100 ms and leaves
-        # the write lock idle between holders. Other processes still wait in the busy
-        # handler. Reentrant, so a nested transaction fails in SQLite instead of deadlocking.
+        # wait in SQLite's default busy handler (sqliteDefaultBusyCallback), which polls with
+        # sleeps of up to 100 ms and leaves the write lock idle between holders. Other
+        # processes still wait in the busy handler. Reentrant, so a nested transaction fails
+        # in SQLite instead of deadlocking.
         self._write_turn = threading.RLock()
         db = self._connection()
         db.execute("PRAGMA journal_mode=WAL")
