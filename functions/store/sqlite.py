@@ -439,6 +439,12 @@ class SqliteSeatStore:
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
+        # Threads of this process take turns here before `BEGIN IMMEDIATE`. Without it they
+        # wait in SQLite's default busy handler (sqliteDefaultBusyCallback), which polls with
+        # sleeps of up to 100 ms and leaves the write lock idle between holders. Other
+        # processes still wait in the busy handler. Reentrant, so a nested transaction fails
+        # in SQLite instead of deadlocking.
+        self._write_turn = threading.RLock()
         db = self._connection()
         db.execute("PRAGMA journal_mode=WAL")
         db.executescript(_SCHEMA)
@@ -465,6 +471,10 @@ class SqliteSeatStore:
 
     def run_transaction(self, work: Callable[[_SqliteTransaction], T]) -> T:
         db = self._connection()
+        with self._write_turn:
+            return self._run_attempts(db, work)
+
+    def _run_attempts(self, db: sqlite3.Connection, work: Callable[[_SqliteTransaction], T]) -> T:
         for attempt in range(1, self._max_attempts + 1):
             try:
                 db.execute("BEGIN IMMEDIATE")
