@@ -48,7 +48,7 @@ if str(REPO_ROOT) not in sys.path:
 from functions import seats  # noqa: E402
 from functions.admin import Admin, SeatTerms  # noqa: E402
 from functions.clock import SystemClock  # noqa: E402
-from functions.identity import KeyHasher  # noqa: E402
+from functions.identity import KeyHasher, generate_id  # noqa: E402
 from functions.secrets import KEY_HASH_SECRET, LocalSecrets  # noqa: E402
 from functions.store import SeatTransaction  # noqa: E402
 from functions.store.sqlite import SqliteSeatStore  # noqa: E402
@@ -229,7 +229,9 @@ def _acquire_leases(
         ) -> list[str]:
             granted = []
             for hardware_id in batch:
-                outcome = seats.acquire(tx, hasher, now, key_hash, hardware_id, BENCH_EMAIL)
+                outcome = seats.acquire(
+                    tx, hasher, now, key_hash, hardware_id, BENCH_EMAIL, generate_id("denial")
+                )
                 if not isinstance(outcome, seats.Granted):
                     raise RuntimeError(f"Setup acquire failed: {outcome.error.detail}")
                 granted.append(outcome.lease.id)

@@ -32,7 +32,9 @@ def test_threads_grant_exactly_the_seat_count(
         now = SystemClock().now()
 
         def work(tx: SeatTransaction) -> seats.Granted | seats.Denied:
-            return seats.acquire(tx, hasher, now, key_hash, f"hw-{index}", "user@example.com")
+            return seats.acquire(
+                tx, hasher, now, key_hash, f"hw-{index}", "user@example.com", f"denial_{index}"
+            )
 
         return sqlite_store.run_transaction(work)
 

@@ -90,5 +90,5 @@ def test_admin_cli_reports_unavailable_secrets(
     for name, value in cloud_env(fake_gcp, data_dir).items():
         monkeypatch.setenv(name, value)
     fake_gcp.secret_faults.status = grpc.StatusCode.UNAVAILABLE
-    assert cli.main(["products", "list"]) == 1
+    assert cli.main(["products", "create", "demo"]) == 1
     assert "Server secrets are temporarily unavailable" in capsys.readouterr().err
