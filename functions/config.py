@@ -8,6 +8,7 @@ import ipaddress
 import os
 import re
 from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TypeVar
 
@@ -113,6 +114,17 @@ class KmsSettings:
         )
 
 
+def _share(env: Mapping[str, str], name: str, default: str) -> Decimal:
+    raw = env.get(name, default).strip()
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:
+        value = Decimal("NaN")
+    if not Decimal(0) < value <= 1:
+        raise ConfigError(f"{name}={raw!r} is not a share; give a number in (0, 1], like 0.8.")
+    return value
+
+
 @dataclasses.dataclass(frozen=True)
 class Settings:
     data_dir: Path
@@ -124,6 +136,8 @@ class Settings:
     kms: KmsSettings | None = None
     secret_manager_endpoint: str | None = None
     firestore_database: str = "(default)"
+    # Share of a license's seats in use at which the sweep logs a seat-pressure event.
+    seat_pressure_threshold: Decimal = Decimal("0.8")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -145,5 +159,6 @@ class Settings:
             secrets=secrets,
             kms=KmsSettings.from_env(env) if signer is SignerKind.KMS else None,
             secret_manager_endpoint=_local_endpoint(env, "LICENSE_SECRET_MANAGER_ENDPOINT"),
+            seat_pressure_threshold=_share(env, "LICENSE_SEAT_PRESSURE_THRESHOLD", "0.8"),
             firestore_database=env.get("LICENSE_FIRESTORE_DATABASE") or "(default)",
         )

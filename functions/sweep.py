@@ -12,14 +12,17 @@ import dataclasses
 import logging
 from collections.abc import Callable
 from datetime import datetime
+from decimal import Decimal
 
 import flask
 
 from functions import app as app_module
 from functions import seats
+from functions.billing.pressure import SEAT_PRESSURE_EVENT, pressure_seats
 from functions.clock import Clock
+from functions.config import Settings
 from functions.errors import LicenseError, ProblemCode
-from functions.models import Lease
+from functions.models import Lease, LicenseStatus
 from functions.service import LicenseService
 from functions.store import SeatStore, SeatTransaction
 
@@ -83,6 +86,47 @@ def _close_one(store: SeatStore, now: datetime, lease_id: str) -> Lease | None:
         return None
 
 
+@dataclasses.dataclass(frozen=True)
+class PressureCheck:
+    licenses_checked: int
+    licenses_under_pressure: int
+
+
+def check_seat_pressure(store: SeatStore, threshold: Decimal) -> PressureCheck:
+    """Log a seat-pressure event for each active license whose seats in use reach `threshold`.
+
+    Runs after the sweep, so the seat counters no longer include expired leases. The event has
+    the same name as the monthly report's, so one log-based alert covers both.
+    """
+    checked = under_pressure = 0
+    for license in store.list_licenses():
+        if license.status is not LicenseStatus.ACTIVE:
+            continue
+        checked += 1
+        in_use = sum(store.seat_counters(license.id).values())
+        level = pressure_seats(license.seats, threshold)
+        if in_use < level:
+            continue
+        under_pressure += 1
+        log.warning(
+            "License %s has %d of %d seats in use",
+            license.id,
+            in_use,
+            license.seats,
+            extra={
+                "event": SEAT_PRESSURE_EVENT,
+                "source": "sweep",
+                "license_id": license.id,
+                "customer": license.customer,
+                "seats": license.seats,
+                "seats_in_use": in_use,
+                "pressure_seats": level,
+                "threshold": str(threshold),
+            },
+        )
+    return PressureCheck(checked, under_pressure)
+
+
 def handle_sweep(
     request: flask.Request,
     service_factory: Callable[[], LicenseService] = app_module.service,
@@ -100,8 +144,10 @@ def handle_sweep(
     try:
         service = service_factory()
         result = sweep_expired(service.store, service.clock)
+        pressure = check_seat_pressure(service.store, Settings.from_env().seat_pressure_threshold)
     except Exception:
         log.exception("sweep failed")
         return problem_response(ProblemCode.INTERNAL_ERROR, "The sweep failed; it has been logged.")
-    log.info("sweep finished", extra=dataclasses.asdict(result))
-    return json_response(dataclasses.asdict(result))
+    body = {**dataclasses.asdict(result), **dataclasses.asdict(pressure)}
+    log.info("sweep finished", extra=body)
+    return json_response(body)

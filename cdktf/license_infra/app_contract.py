@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import functions
+from functions.billing import pressure as billing_pressure
 from functions.errors import ProblemCode
 from functions.secrets import SERVER_SECRETS
 
@@ -26,6 +27,10 @@ LICENSE_PATH_PREFIX = "/api/v1/licenses/"
 
 # The HTTP layer logs every denial as a JSON line with this `code` member.
 NO_SEAT_CODE = ProblemCode.NO_SEAT_AVAILABLE.value
+
+# The sweep (and a monthly report) logs a license whose seats in use reach the pressure
+# threshold as a JSON line with this `event` member.
+SEAT_PRESSURE_EVENT = billing_pressure.SEAT_PRESSURE_EVENT
 
 INDEX_DECLARATION = Path(functions.__file__).parent / "store" / "firestore_indexes.json"
 

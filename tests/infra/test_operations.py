@@ -20,6 +20,16 @@ def alert_policies(stack: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return found
 
 
+def logging_metric(stack: dict[str, Any], suffix: str) -> tuple[str, dict[str, Any]]:
+    """Return the logical name and body of the log-based metric whose name ends in `suffix`."""
+    (found,) = [
+        (name, body)
+        for name, body in resources(stack, "google_logging_metric").items()
+        if body["name"].endswith(suffix)
+    ]
+    return found
+
+
 def public_service_name(stack: dict[str, Any]) -> str:
     """Return the Terraform expression of the public service's name."""
     runs = resources(stack, "google_cloud_run_v2_service")
@@ -98,12 +108,13 @@ def test_email_channel_from_config(
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
-def test_four_alerts_notify_channel(stacks: dict[str, Any], env: str) -> None:
+def test_alerts_notify_channel(stacks: dict[str, Any], env: str) -> None:
     stack = stacks[env]
     policies = alert_policies(stack)
     assert sorted(policies) == [
         "5xx ratio high",
         "health check failing",
+        "licenses under seat pressure",
         "no_seat_available denials spiking",
         "p99 latency high",
     ]
@@ -148,16 +159,35 @@ def test_no_seat_metric_and_alert(
     from functions.errors import ProblemCode
 
     stack = stacks[env]
-    metric = only(stack, "google_logging_metric")
+    name, metric = logging_metric(stack, "no_seat_denials")
     assert f'jsonPayload.code = "{ProblemCode.NO_SEAT_AVAILABLE.value}"' in metric["filter"]
     assert f'"{public_service_name(stack)}"' in metric["filter"]
     policy = alert_policies(stack)["no_seat_available denials spiking"]
     condition = threshold(policy)
-    metric_name = reference(stack, "google_logging_metric", "name")
-    assert f"logging.googleapis.com/user/{metric_name}" in condition["filter"]
+    assert (
+        f"logging.googleapis.com/user/${{google_logging_metric.{name}.name}}"
+        in (condition["filter"])
+    )
     assert condition["threshold_value"] == configs[env].alerts.no_seat_denials_per_5_min
-    (metric_name,) = resources(stack, "google_logging_metric")
-    assert f"google_logging_metric.{metric_name}" in policy["depends_on"]
+    assert f"google_logging_metric.{name}" in policy["depends_on"]
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_seat_pressure_metric_and_alert(stacks: dict[str, Any], env: str) -> None:
+    from functions.billing.pressure import SEAT_PRESSURE_EVENT
+
+    stack = stacks[env]
+    name, metric = logging_metric(stack, "seat_pressure")
+    assert f'jsonPayload.event = "{SEAT_PRESSURE_EVENT}"' in metric["filter"]
+    policy = alert_policies(stack)["licenses under seat pressure"]
+    condition = threshold(policy)
+    assert (
+        f"logging.googleapis.com/user/${{google_logging_metric.{name}.name}}"
+        in (condition["filter"])
+    )
+    assert condition["threshold_value"] == 0
+    assert condition["comparison"] == "COMPARISON_GT"
+    assert f"google_logging_metric.{name}" in policy["depends_on"]
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)

@@ -24,7 +24,7 @@ from cdktf_cdktf_provider_google.monitoring_uptime_check_config import (
 )
 from constructs import Construct
 
-from license_infra.app_contract import HEALTH_PATH, NO_SEAT_CODE
+from license_infra.app_contract import HEALTH_PATH, NO_SEAT_CODE, SEAT_PRESSURE_EVENT
 from license_infra.config import EnvironmentConfig
 
 WINDOW = "300s"
@@ -99,6 +99,22 @@ class Monitoring(Construct):
                 'resource.type = "cloud_run_revision" AND '
                 f'resource.labels.service_name = "{public_service_name}" AND '
                 f'jsonPayload.code = "{NO_SEAT_CODE}"'
+            ),
+            metric_descriptor=LoggingMetricMetricDescriptor(
+                metric_kind="DELTA", value_type="INT64", unit="1"
+            ),
+            depends_on=deps,
+        )
+        # Counts the seat-pressure events of the sweeper (and of reports run in the cloud).
+        self.seat_pressure_metric = LoggingMetric(
+            self,
+            "seat-pressure-metric",
+            project=project,
+            name=f"license_api_{config.name}_seat_pressure",
+            description="Licenses found with seats in use at or above the pressure threshold.",
+            filter=(
+                'resource.type = "cloud_run_revision" AND '
+                f'jsonPayload.event = "{SEAT_PRESSURE_EVENT}"'
             ),
             metric_descriptor=LoggingMetricMetricDescriptor(
                 metric_kind="DELTA", value_type="INT64", unit="1"
@@ -182,6 +198,27 @@ class Monitoring(Construct):
                 "clients are not releasing their leases."
             ),
             depends_on=[self.no_seat_metric],
+        )
+        self.seat_pressure_alert = self._threshold_alert(
+            "seat-pressure-alert",
+            title="licenses under seat pressure",
+            filter_=(
+                'resource.type = "cloud_run_revision" AND '
+                f'metric.type = "logging.googleapis.com/user/{self.seat_pressure_metric.name}"'
+            ),
+            aggregation=MonitoringAlertPolicyConditionsConditionThresholdAggregations(
+                alignment_period=WINDOW,
+                per_series_aligner="ALIGN_DELTA",
+                cross_series_reducer="REDUCE_SUM",
+            ),
+            threshold=0,
+            duration="0s",
+            documentation=(
+                "The sweep found at least one license with its seats in use at or above "
+                "LICENSE_SEAT_PRESSURE_THRESHOLD (80 % by default). The log entries name the "
+                "license and customer; sales may offer more seats."
+            ),
+            depends_on=[self.seat_pressure_metric],
         )
 
     def _threshold_alert(
