@@ -23,6 +23,8 @@ from functions.billing.records import CommitmentKind, MoneyRounding, PricePlan, 
 # ISO 4217 "no currency": the currency of usage that no price plan covers.
 UNPRICED_CURRENCY = "XXX"
 SEAT_HOUR_QUANTUM = Decimal("0.000001")
+# Zero with the exponent of SEAT_HOUR_QUANTUM, so that a sum starting from it prints 0.000000.
+ZERO_SEAT_HOURS = Decimal("0.000000")
 _SECONDS_PER_HOUR = Decimal(3600)
 # Enough precision that no intermediate product or quotient of a report is rounded by the context.
 _CONTEXT = decimal.Context(prec=60, rounding=decimal.ROUND_HALF_EVEN)

@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from functions.billing.chart import DENIALS_COLOUR, SEATS_COLOUR, denials_chart, seats_chart
-from functions.billing.pricing import UNPRICED_CURRENCY, LineKind
+from functions.billing.pricing import UNPRICED_CURRENCY, ZERO_SEAT_HOURS, LineKind
 from functions.billing.reports import canonical_json, totals
 
 CSV_COLUMNS = (
@@ -78,6 +78,8 @@ def _cell(value: Any, css: str = "") -> str:
 
 def _table(headers: list[str], rows: list[str], css: str = "") -> str:
     attribute = f' class="{css}"' if css else ""
+    if not rows:
+        rows = [f'<tr><td colspan="{len(headers)}">None in this month.</td></tr>']
     head = "".join(f"<th>{html.escape(header)}</th>" for header in headers)
     return f"<table{attribute}><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
@@ -100,9 +102,9 @@ class _Sums:
     """Running totals of the seat-hour and amount columns of the invoice lines table."""
 
     def __init__(self) -> None:
-        self.measured = Decimal(0)
-        self.billed = Decimal(0)
-        self.committed = Decimal(0)
+        self.measured = ZERO_SEAT_HOURS
+        self.billed = ZERO_SEAT_HOURS
+        self.committed = ZERO_SEAT_HOURS
         self.amounts: dict[str, Decimal] = defaultdict(Decimal)
 
     def add(self, line: dict[str, Any]) -> tuple[str, str, str]:
@@ -316,7 +318,7 @@ def _licenses_table(report: dict[str, Any]) -> str:
         "Denied acquires",
     ]
     rows: list[str] = []
-    measured = Decimal(0)
+    measured = ZERO_SEAT_HOURS
     for item in report["licenses"]:
         measured += Decimal(item["seat_hours"])
         denials = ", ".join(f"{code}: {n}" for code, n in item["denials"].items()) or "none"

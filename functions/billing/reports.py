@@ -35,6 +35,7 @@ from functions.billing.intervals import (
 from functions.billing.periods import Month, clip
 from functions.billing.pricing import (
     UNPRICED_CURRENCY,
+    ZERO_SEAT_HOURS,
     LineKind,
     Segment,
     plan_boundaries,
@@ -287,7 +288,7 @@ def measured_seat_hours(lines: list[dict[str, Any]]) -> Decimal:
     """Sum the measured seat-hours of the lines that are not adjustments of an earlier month."""
     return sum(
         (Decimal(line["measured_seat_hours"]) for line in lines if not line["adjusted_month"]),
-        Decimal(0),
+        ZERO_SEAT_HOURS,
     )
 
 
@@ -299,7 +300,7 @@ def is_billed_usage(line: dict[str, Any]) -> bool:
 @dataclasses.dataclass
 class _LineTotal:
     seconds: Decimal = Decimal(0)
-    billed_hours: Decimal = Decimal(0)
+    billed_hours: Decimal = ZERO_SEAT_HOURS
     amount: Decimal = Decimal(0)
 
 
@@ -420,12 +421,14 @@ def filter_customer(report: dict[str, Any], customer: str | None) -> dict[str, A
 def seat_hour_sums(lines: list[dict[str, Any]]) -> dict[str, str]:
     """Sum the seat-hours of invoice lines by what they mean.
 
-    `measured` is the seat time held in the month, `billed` the usage and overage quantity
-    charged after rounding up to each plan's granularity, `committed` the quantity of the
-    commitment lines, `adjusted` the billed quantity of adjustments for earlier months, and
-    `unpriced` the seat time that no plan covers.
+    * `measured`: seat time held in the month, adjustments excluded.
+    * `billed`: quantity of the usage and overage lines, rounded up to each plan's granularity.
+    * `committed`: quantity of the commitment lines.
+    * `adjusted`: billed quantity of the adjustments for earlier months.
+    * `unpriced`: seat time that no plan covers.
     """
-    sums = dict.fromkeys(("measured", "billed", "committed", "adjusted", "unpriced"), Decimal(0))
+    names = ("measured", "billed", "committed", "adjusted", "unpriced")
+    sums = dict.fromkeys(names, ZERO_SEAT_HOURS)
     for line in lines:
         quantity = Decimal(line["quantity_seat_hours"])
         if line["adjusted_month"]:

@@ -12,14 +12,12 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from html.parser import HTMLParser
 
-from functions.billing.periods import Month
+from functions.billing.records import ClosedPeriod
 from functions.billing.render import render_csv, render_html, render_json
-from functions.billing.reports import build_report, close_period, filter_customer
+from functions.billing.reports import build_report, canonical_json, close_period, filter_customer
 from tests.billing.conftest import Billing
 from tests.billing.test_reports import NOVEMBER
 from tests.billing.test_reports import month as month  # the simulated month, as a fixture
-
-DECEMBER = Month(2026, 12)
 
 
 @dataclass
@@ -230,3 +228,30 @@ def test_json_customer_totals_match_csv(month: Billing) -> None:
     assert Decimal(totals["measured_seat_hours"]) == measured
     licenses = sum((Decimal(item["seat_hours"]) for item in report["licenses"]), Decimal(0))
     assert licenses == measured
+
+
+def test_format_one_closed_report_renders(billing: Billing) -> None:
+    billing.plan(datetime(2026, 11, 1, tzinfo=UTC), "1.00", granularity_seconds=60)
+    created = billing.license()
+    lease_id = billing.hold(created, "hw-1", 90)
+    billing.service.release(lease_id, created.key, "hw-1")
+    billing.move_to(datetime(2026, 12, 2, tzinfo=UTC))
+    # A report as a month closed before lines had measured seat-hours stored it.
+    old = build_report(billing.store, NOVEMBER, billing.clock.now())
+    old.update(format_version=1, status="closed", closed_at="2026-12-02T00:00:00.000000+00:00")
+    for line in old["lines"]:
+        del line["measured_seat_hours"], line["granularity_seconds"]
+    billing.store.insert_closed_period(
+        ClosedPeriod(str(NOVEMBER), billing.clock.now(), canonical_json(old))
+    )
+
+    report = build_report(billing.store, NOVEMBER, billing.clock.now())
+    [line] = report["lines"]
+
+    assert line["measured_seat_hours"] == "0.025000"
+    assert line["quantity_seat_hours"] == "0.033333"
+    assert report["licenses"][0]["seat_hours"] == "0.025000"
+    assert render_html(report) == render_html(
+        build_report(billing.store, NOVEMBER, billing.clock.now())
+    )
+    assert "Final: 2026-11 was closed" in render_html(report)

@@ -296,7 +296,9 @@ def test_html_screenshot_shows_chart(month: Billing, chromium: str, tmp_path: Pa
     assert denials.histogram()[255] > 50
     assert notice.histogram()[255] > 2000
     seats_box, denials_box, notice_box = seats.getbbox(), denials.getbbox(), notice.getbbox()
-    assert seats_box is not None and denials_box is not None and notice_box is not None
+    assert seats_box is not None
+    assert denials_box is not None
+    assert notice_box is not None
     # Separate charts: the denial bars sit below the seats line, the notice above both.
     assert seats_box[3] < denials_box[1]
     assert notice_box[3] < seats_box[1]
