@@ -222,11 +222,8 @@ def _print_plan_table(rows: list[dict[str, Any]]) -> None:
     widths = [
         max(len(title), *(len(str(row[key])) for row in rows)) for key, title in _PLAN_COLUMNS
     ]
-    print(
-        "  ".join(
-            title.ljust(width) for (_, title), width in zip(_PLAN_COLUMNS, widths, strict=True)
-        )
-    )
+    titles = (title.ljust(width) for (_, title), width in zip(_PLAN_COLUMNS, widths, strict=True))
+    print("  ".join(titles).rstrip())
     for row in rows:
         cells = (
             str(row[key]).ljust(width)

@@ -98,31 +98,64 @@ def _money(amount: Decimal | None) -> str:
     return "" if amount is None else str(amount)
 
 
-class _Sums:
-    """Running totals of the seat-hour and amount columns of the invoice lines table."""
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
-    def __init__(self) -> None:
+
+class _Sums:
+    """Running totals of the seat-hour and amount columns of the invoice lines table.
+
+    Each line's seat-hours go to exactly one of the columns `billed`, `committed` and
+    `adjusted` (or to none, for usage without a plan), and to `measured` unless the line
+    adjusts an earlier month, so every column adds up to the summary figure of the same name.
+    """
+
+    def __init__(self, with_adjustments: bool) -> None:
+        self.with_adjustments = with_adjustments
         self.measured = ZERO_SEAT_HOURS
         self.billed = ZERO_SEAT_HOURS
         self.committed = ZERO_SEAT_HOURS
+        self.adjusted = ZERO_SEAT_HOURS
         self.amounts: dict[str, Decimal] = defaultdict(Decimal)
 
-    def add(self, line: dict[str, Any]) -> tuple[str, str, str]:
-        """Add one line and return its measured, billed and committed cells."""
+    def add(self, line: dict[str, Any]) -> list[str]:
+        """Add one line and return its seat-hour cells, in the order of `headers`."""
         measured = Decimal(line["measured_seat_hours"])
         quantity = Decimal(line["quantity_seat_hours"])
-        self.measured += measured
         self.amounts[line["currency"]] += Decimal(line["amount"])
+        cells = ["", "", "", ""]
+        if line["adjusted_month"]:
+            self.adjusted += quantity
+            cells[3] = str(quantity)
+            return self._trim(cells)
+        self.measured += measured
+        cells[0] = str(measured)
         if line["currency"] == UNPRICED_CURRENCY:
-            return str(measured), "not priced", ""
-        if line["kind"] == LineKind.COMMITMENT:
+            cells[1] = "not priced"
+        elif line["kind"] == LineKind.COMMITMENT:
             self.committed += quantity
-            return str(measured), "", str(quantity)
-        self.billed += quantity
-        return str(measured), str(quantity), ""
+            cells[2] = str(quantity)
+        else:
+            self.billed += quantity
+            cells[1] = str(quantity)
+        return self._trim(cells)
+
+    def _trim(self, cells: list[str]) -> list[str]:
+        return cells if self.with_adjustments else cells[:3]
+
+    def headers(self) -> list[str]:
+        names = [
+            "Measured seat-hours",
+            "Billed seat-hours",
+            "Committed seat-hours",
+            "Adjusted seat-hours (earlier months)",
+        ]
+        return self._trim(names)
 
     def cells(self, currencies: list[str]) -> list[str]:
-        numbers = [str(self.measured), str(self.billed), str(self.committed), ""]
+        sums = [str(self.measured), str(self.billed), str(self.committed), str(self.adjusted)]
+        # The empty cell is the unit price column.
+        numbers = [*self._trim(sums), ""]
         amounts = [_money(self.amounts.get(currency)) for currency in currencies]
         return [_cell(value, "number") for value in numbers + amounts]
 
@@ -135,7 +168,9 @@ def _moment(text: str) -> str:
 def _period(line: dict[str, Any]) -> str:
     """Describe a line's part of the month: whole days inclusive, else start and end times."""
     if line["adjusted_month"]:
-        return f"adjusts {line['adjusted_month']}"
+        return (
+            f"adjusts {line['adjusted_month']} (measured {line['measured_seat_hours']} seat-hours)"
+        )
     start = datetime.fromisoformat(line["period_start"])
     end = datetime.fromisoformat(line["period_end"])
     if start.time() == end.time() == time(0):
@@ -146,15 +181,15 @@ def _period(line: dict[str, Any]) -> str:
 
 def _lines_table(report: dict[str, Any], currencies: list[str]) -> str:
     """Render the invoice lines grouped by customer, with a subtotal per customer."""
+    with_adjustments = any(line["adjusted_month"] for line in report["lines"])
+    grand = _Sums(with_adjustments)
     headers = [
         "Customer",
         "License",
         "Kind",
         "Period (days inclusive)",
         "Granularity (s)",
-        "Measured seat-hours",
-        "Billed seat-hours",
-        "Committed seat-hours",
+        *grand.headers(),
         "Unit price",
         *(f"Amount ({currency})" for currency in currencies),
     ]
@@ -162,43 +197,34 @@ def _lines_table(report: dict[str, Any], currencies: list[str]) -> str:
     for line in report["lines"]:
         by_customer[line["customer"]].append(line)
     rows: list[str] = []
-    grand = _Sums()
     for customer in sorted(by_customer):
-        subtotal = _Sums()
+        subtotal = _Sums(with_adjustments)
         for line in by_customer[customer]:
-            measured, billed, committed = subtotal.add(line)
+            seat_hours = subtotal.add(line)
             grand.add(line)
             amounts = [
                 line["amount"] if line["currency"] == currency else "" for currency in currencies
             ]
-            # Granularity rounds usage and overage only, never a commitment.
-            granularity = "" if committed else line["granularity_seconds"]
+            # Granularity rounds usage and overage only, never a commitment or an adjustment.
+            rounded = line["kind"] in (LineKind.USAGE, LineKind.OVERAGE)
             cells = [
                 _cell(customer),
                 _cell(line["license_id"], "id"),
                 _cell(line["kind"]),
                 _cell(_period(line)),
-                _cell(granularity, "number"),
-                _cell(measured, "number"),
-                _cell(billed, "number"),
-                _cell(committed, "number"),
+                _cell(line["granularity_seconds"] if rounded else "", "number"),
+                *(_cell(value, "number") for value in seat_hours),
                 _cell(line["unit_price"], "number"),
                 *(_cell(amount, "number") for amount in amounts),
             ]
             rows.append(_row(cells, "adjustment" if line["adjusted_month"] else ""))
-        count = len(by_customer[customer])
-        label = f"Subtotal {customer} ({count} line{'' if count == 1 else 's'} above)"
-        rows.append(
-            _row(
-                [f'<td colspan="5">{html.escape(label)}</td>', *subtotal.cells(currencies)],
-                "subtotal",
-            )
-        )
+        label = f"Subtotal {customer} ({_count(len(by_customer[customer]), 'line')} above)"
+        subtotal_cells = [f'<td colspan="5">{html.escape(label)}</td>', *subtotal.cells(currencies)]
+        rows.append(_row(subtotal_cells, "subtotal"))
     if rows:
-        label = f"Total, all {len(report['lines'])} lines"
-        rows.append(
-            _row([f'<td colspan="5">{html.escape(label)}</td>', *grand.cells(currencies)], "total")
-        )
+        label = f"Total, all {_count(len(report['lines']), 'line')}"
+        total_cells = [f'<td colspan="5">{html.escape(label)}</td>', *grand.cells(currencies)]
+        rows.append(_row(total_cells, "total"))
     return _table(headers, rows)
 
 
@@ -276,31 +302,28 @@ def _summary_table(report: dict[str, Any], summary: dict[str, Any], currencies: 
 
 
 def _customers_table(summary: dict[str, Any], currencies: list[str]) -> str:
+    names = ["measured", "billed", "committed"]
+    if Decimal(summary["adjusted_seat_hours"]) != 0:
+        names.append("adjusted")
     headers = [
         "Customer",
-        "Measured seat-hours",
-        "Billed seat-hours",
-        "Committed seat-hours",
+        *(f"{name.capitalize()} seat-hours" for name in names),
         *(f"Amount due ({currency})" for currency in currencies),
     ]
     rows: list[str] = []
     for customer, sums in summary["by_customer"].items():
-        amounts = [sums["amounts"].get(currency, "") for currency in currencies]
         numbers = [
-            sums["measured_seat_hours"],
-            sums["billed_seat_hours"],
-            sums["committed_seat_hours"],
-            *amounts,
+            *(sums[f"{name}_seat_hours"] for name in names),
+            *(sums["amounts"].get(currency, "") for currency in currencies),
         ]
         rows.append(_row([_cell(customer), *(_cell(value, "number") for value in numbers)]))
     if rows:
         numbers = [
-            summary["measured_seat_hours"],
-            summary["billed_seat_hours"],
-            summary["committed_seat_hours"],
+            *(summary[f"{name}_seat_hours"] for name in names),
             *(summary["amounts"][currency] for currency in currencies),
         ]
-        total = [_cell(f"Total, all {len(rows)} customers"), *(_cell(n, "number") for n in numbers)]
+        label = f"Total, {_count(len(rows), 'customer')}"
+        total = [_cell(label), *(_cell(n, "number") for n in numbers)]
         rows.append(_row(total, "total"))
     return _table(headers, rows)
 
@@ -338,8 +361,8 @@ def _licenses_table(report: dict[str, Any]) -> str:
         acquisitions = sum(item["acquisitions"] for item in report["licenses"])
         denied = sum(sum(item["denials"].values()) for item in report["licenses"])
         cells = [
-            f'<td colspan="5">Total, all {len(rows)} licenses (peaks are per license and '
-            "are not added)</td>",
+            f'<td colspan="5">Total, {_count(len(rows), "license")} (peaks are per license '
+            "and are not added)</td>",
             _cell(measured, "number"),
             _cell(""),
             _cell(acquisitions, "number"),

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from html.parser import HTMLParser
 
+from functions.billing.periods import Month
 from functions.billing.records import ClosedPeriod
 from functions.billing.render import render_csv, render_html, render_json
 from functions.billing.reports import build_report, canonical_json, close_period, filter_customer
@@ -255,3 +256,32 @@ def test_format_one_closed_report_renders(billing: Billing) -> None:
         build_report(billing.store, NOVEMBER, billing.clock.now())
     )
     assert "Final: 2026-11 was closed" in render_html(report)
+
+
+def test_html_adjustments_in_own_column(billing: Billing) -> None:
+    billing.plan(datetime(2026, 11, 1, tzinfo=UTC), "1.00")
+    created = billing.license()
+    # A client goes silent two minutes before November ends, and November is closed before
+    # its lease is, so December carries an adjustment for November.
+    billing.move_to(datetime(2026, 11, 30, 23, 58, tzinfo=UTC))
+    late = billing.service.acquire(created.key, "hw-1", "one@example.com").lease.id
+    billing.move_to(datetime(2026, 12, 1, 0, 0, 30, tzinfo=UTC))
+    close_period(billing.store, NOVEMBER, billing.clock.now())
+    billing.move_to(datetime(2026, 12, 1, 0, 20, tzinfo=UTC))
+    billing.admin.force_release(late)
+
+    report = build_report(billing.store, Month(2026, 12), billing.clock.now())
+    tables = page_tables(render_html(report))
+    lines, customers = tables["Invoice lines"], tables["Amount due by customer"]
+    summary = {cells[0]: cells[1] for cells in tables["Summary"].body()}
+    [line] = lines.of_class("adjustment")
+
+    adjusted = "Adjusted seat-hours (earlier months)"
+    assert line[lines.column(adjusted)] == "0.016667"
+    assert line[lines.column("Measured seat-hours")] == ""
+    assert line[lines.column("Billed seat-hours")] == ""
+    assert summary[adjusted] == "0.016667"
+    assert summary["Measured seat-hours"] == "0.000000"
+    [total] = customers.of_class("total")
+    assert total[customers.column("Adjusted seat-hours")] == "0.016667"
+    assert total[customers.column("Amount due (EUR)")] == "0.02"
