@@ -105,9 +105,9 @@ def _count(number: int, noun: str) -> str:
 class _Sums:
     """Running totals of the seat-hour and amount columns of the invoice lines table.
 
-    Each line's seat-hours go to exactly one of the columns `billed`, `committed` and
-    `adjusted` (or to none, for usage without a plan), and to `measured` unless the line
-    adjusts an earlier month, so every column adds up to the summary figure of the same name.
+    A line's quantity goes to one of the columns `billed`, `committed` and `adjusted`, or to
+    none for usage without a plan. Its measured seat-hours go to `measured` unless the line
+    adjusts an earlier month. So every column adds up to the summary figure of the same name.
     """
 
     def __init__(self, with_adjustments: bool) -> None:
