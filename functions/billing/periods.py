@@ -19,8 +19,14 @@ class Month:
     month: int
 
     def __post_init__(self) -> None:
-        if not 1 <= self.month <= 12 or not 1970 <= self.year <= 9998:
-            raise BillingError(f"{self.year:04d}-{self.month:02d} is not a valid month.")
+        text = f"{self.year:04d}-{self.month:02d}"
+        if not 1 <= self.month <= 12:
+            raise BillingError(f"{text} is not a valid month: the month must be 01 to 12.")
+        # A month's end is the start of the next month, and `datetime` ends with year 9999.
+        if not 1970 <= self.year <= 9998:
+            raise BillingError(
+                f"{text} is not a valid month: the year must be 1970 to 9998, such as 2026."
+            )
 
     @classmethod
     def parse(cls, text: str) -> Month:

@@ -16,14 +16,15 @@ from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 
+from functions.billing.currencies import MINOR_UNITS
 from functions.billing.intervals import Step, seat_seconds_above
 from functions.billing.records import CommitmentKind, MoneyRounding, PricePlan, seconds_between
 
-# ISO 4217 minor units of the currencies that do not use two decimal places.
-_MINOR_UNITS = {"BHD": 3, "JOD": 3, "KWD": 3, "OMR": 3, "TND": 3, "JPY": 0, "KRW": 0, "XXX": 0}
 # ISO 4217 "no currency": the currency of usage that no price plan covers.
 UNPRICED_CURRENCY = "XXX"
 SEAT_HOUR_QUANTUM = Decimal("0.000001")
+# Zero with the exponent of SEAT_HOUR_QUANTUM, so that a sum starting from it prints 0.000000.
+ZERO_SEAT_HOURS = Decimal("0.000000")
 _SECONDS_PER_HOUR = Decimal(3600)
 # Enough precision that no intermediate product or quotient of a report is rounded by the context.
 _CONTEXT = decimal.Context(prec=60, rounding=decimal.ROUND_HALF_EVEN)
@@ -37,7 +38,10 @@ class LineKind:
 
 
 def minor_unit(currency: str) -> int:
-    return _MINOR_UNITS.get(currency, 2)
+    """Return the decimal places of `currency`'s minor unit: 0 for XXX, 2 if the code is unknown."""
+    if currency == UNPRICED_CURRENCY:
+        return 0
+    return MINOR_UNITS.get(currency, 2)
 
 
 def round_money(amount: Decimal, currency: str, rounding: MoneyRounding) -> Decimal:

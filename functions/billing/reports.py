@@ -34,6 +34,8 @@ from functions.billing.intervals import (
 )
 from functions.billing.periods import Month, clip
 from functions.billing.pricing import (
+    UNPRICED_CURRENCY,
+    ZERO_SEAT_HOURS,
     LineKind,
     Segment,
     plan_boundaries,
@@ -55,7 +57,9 @@ from functions.identity import hardware_id_sha256
 from functions.models import License
 from functions.store import SeatStore
 
-REPORT_FORMAT_VERSION = 1
+# Format 2 added `measured_seat_hours` and `granularity_seconds` to every line, and made a
+# license's `seat_hours` the sum of its lines' measured seat-hours.
+REPORT_FORMAT_VERSION = 2
 _SHARE_QUANTUM = Decimal("0.0001")
 
 
@@ -182,6 +186,8 @@ def _license_lines(
                     "period_end": _time(segment_end),
                     "adjusted_month": "",
                     "seat_seconds": str(priced.seat_seconds),
+                    "measured_seat_hours": str(seat_hours(priced.seat_seconds)),
+                    "granularity_seconds": segment.plan.granularity_seconds if segment.plan else "",
                     "quantity_seat_hours": str(priced.quantity),
                     "unit_price": str(priced.unit_price),
                     "currency": priced.currency,
@@ -197,6 +203,7 @@ def _license_summary(
     seat_times: list[_SeatTime],
     denials: list[DenialEvent],
     observed_seconds: Decimal,
+    lines: list[dict[str, Any]],
 ) -> dict[str, Any]:
     intervals = [(item.start, item.end) for item in seat_times]
     steps = concurrency_steps(intervals)
@@ -209,7 +216,8 @@ def _license_summary(
         "product": license.product_slug,
         "seats": license.seats,
         "seat_seconds": str(seat_seconds),
-        "seat_hours": str(seat_hours(seat_seconds)),
+        # The sum of the lines, so that the license table and the invoice lines agree.
+        "seat_hours": str(measured_seat_hours(lines)),
         "peak_concurrent_seats": peak(steps),
         "distinct_devices": len({item.device_hash for item in seat_times}),
         "distinct_users": len({item.user_hash for item in seat_times}),
@@ -249,13 +257,13 @@ def build_base_report(store: SeatStore, month: Month, now: datetime) -> dict[str
     for license_id in sorted(license_ids, key=lambda id: (licenses[id].customer, id)):
         license = licenses[license_id]
         seat_times = seat_times_by_license.get(license_id, [])
-        summaries.append(
-            _license_summary(
-                month, license, seat_times, denials_by_license.get(license_id, []), observed_seconds
-            )
-        )
         intervals = [(item.start, item.end) for item in seat_times]
-        lines.extend(_license_lines(month, license, plans, intervals))
+        license_lines = _license_lines(month, license, plans, intervals)
+        denials = denials_by_license.get(license_id, [])
+        summaries.append(
+            _license_summary(month, license, seat_times, denials, observed_seconds, license_lines)
+        )
+        lines.extend(license_lines)
         devices[license.customer].update(item.device_hash for item in seat_times)
         users[license.customer].update(item.user_hash for item in seat_times)
 
@@ -276,13 +284,35 @@ def build_base_report(store: SeatStore, month: Month, now: datetime) -> dict[str
     }
 
 
-def _line_totals(lines: list[dict[str, Any]]) -> dict[tuple[str, str], tuple[Decimal, Decimal]]:
-    """Sum measured seat time and amount per (license, currency)."""
-    totals: dict[tuple[str, str], tuple[Decimal, Decimal]] = {}
+def measured_seat_hours(lines: list[dict[str, Any]]) -> Decimal:
+    """Sum the measured seat-hours of the lines that are not adjustments of an earlier month."""
+    return sum(
+        (Decimal(line["measured_seat_hours"]) for line in lines if not line["adjusted_month"]),
+        ZERO_SEAT_HOURS,
+    )
+
+
+def is_billed_usage(line: dict[str, Any]) -> bool:
+    """Tell whether a line charges seat time: usage, overage or an adjustment with a price."""
+    return bool(line["kind"] != LineKind.COMMITMENT and line["currency"] != UNPRICED_CURRENCY)
+
+
+@dataclasses.dataclass
+class _LineTotal:
+    seconds: Decimal = Decimal(0)
+    billed_hours: Decimal = ZERO_SEAT_HOURS
+    amount: Decimal = Decimal(0)
+
+
+def _line_totals(lines: list[dict[str, Any]]) -> dict[tuple[str, str], _LineTotal]:
+    """Sum measured seat time, billed seat-hours and amount per (license, currency)."""
+    totals: dict[tuple[str, str], _LineTotal] = defaultdict(_LineTotal)
     for line in lines:
-        key = (line["license_id"], line["currency"])
-        seconds, amount = totals.get(key, (Decimal(0), Decimal(0)))
-        totals[key] = (seconds + Decimal(line["seat_seconds"]), amount + Decimal(line["amount"]))
+        total = totals[(line["license_id"], line["currency"])]
+        total.seconds += Decimal(line["seat_seconds"])
+        if is_billed_usage(line):
+            total.billed_hours += Decimal(line["quantity_seat_hours"])
+        total.amount += Decimal(line["amount"])
     return totals
 
 
@@ -307,9 +337,10 @@ def _adjustment_lines(
         already = _line_totals(billed)
         now_due = _line_totals(build_base_report(store, earlier, now)["lines"])
         for key in sorted(set(already) | set(now_due)):
-            due_seconds, due_amount = now_due.get(key, (Decimal(0), Decimal(0)))
-            old_seconds, old_amount = already.get(key, (Decimal(0), Decimal(0)))
-            delta_seconds, delta_amount = due_seconds - old_seconds, due_amount - old_amount
+            due = now_due.get(key, _LineTotal())
+            old = already.get(key, _LineTotal())
+            delta_seconds = due.seconds - old.seconds
+            delta_amount = due.amount - old.amount
             if delta_seconds == 0 and delta_amount == 0:
                 continue
             license = customers[key[0]]
@@ -325,7 +356,10 @@ def _adjustment_lines(
                     "period_end": _time(earlier.end),
                     "adjusted_month": str(earlier),
                     "seat_seconds": str(delta_seconds),
-                    "quantity_seat_hours": str(seat_hours(delta_seconds)),
+                    "measured_seat_hours": str(seat_hours(delta_seconds)),
+                    "granularity_seconds": "",
+                    # The change in billed seat-hours, which is what the amount changes for.
+                    "quantity_seat_hours": str(due.billed_hours - old.billed_hours),
                     "unit_price": "",
                     "currency": key[1],
                     "amount": str(delta_amount),
@@ -335,8 +369,29 @@ def _adjustment_lines(
     return lines
 
 
+def _upgrade(report: dict[str, Any]) -> dict[str, Any]:
+    """Bring a report closed in an earlier format to the current one, deterministically.
+
+    Format 1 lines lack `measured_seat_hours` and `granularity_seconds`, and a license's
+    `seat_hours` was computed from its total seat time instead of summed from its lines.
+    """
+    if report.get("format_version", 1) >= REPORT_FORMAT_VERSION:
+        return report
+    for line in report["lines"]:
+        line.setdefault("measured_seat_hours", str(seat_hours(Decimal(line["seat_seconds"]))))
+        line.setdefault("granularity_seconds", "")
+    for item in report["licenses"]:
+        own = [line for line in report["lines"] if line["license_id"] == item["license_id"]]
+        item["seat_hours"] = str(measured_seat_hours(own))
+    report["format_version"] = REPORT_FORMAT_VERSION
+    return report
+
+
 def closed_reports(store: SeatStore) -> dict[str, dict[str, Any]]:
-    return {period.month: json.loads(period.report_json) for period in store.list_closed_periods()}
+    return {
+        period.month: _upgrade(json.loads(period.report_json))
+        for period in store.list_closed_periods()
+    }
 
 
 def build_report(store: SeatStore, month: Month, now: datetime) -> dict[str, Any]:
@@ -363,11 +418,42 @@ def filter_customer(report: dict[str, Any], customer: str | None) -> dict[str, A
     return filtered
 
 
-def totals(report: dict[str, Any]) -> dict[str, Any]:
-    """Sum a report, filtered or not: amounts per currency from its lines, usage from licenses."""
+def seat_hour_sums(lines: list[dict[str, Any]]) -> dict[str, str]:
+    """Sum the seat-hours of invoice lines by what they mean.
+
+    * `measured`: seat time held in the month, adjustments excluded.
+    * `billed`: quantity of the usage and overage lines, rounded up to each plan's granularity.
+    * `committed`: quantity of the commitment lines.
+    * `adjusted`: billed quantity of the adjustments for earlier months.
+    * `unpriced`: seat time that no plan covers.
+    """
+    names = ("measured", "billed", "committed", "adjusted", "unpriced")
+    sums = dict.fromkeys(names, ZERO_SEAT_HOURS)
+    for line in lines:
+        quantity = Decimal(line["quantity_seat_hours"])
+        if line["adjusted_month"]:
+            sums["adjusted"] += quantity
+            continue
+        sums["measured"] += Decimal(line["measured_seat_hours"])
+        if line["currency"] == UNPRICED_CURRENCY:
+            sums["unpriced"] += quantity
+        elif line["kind"] == LineKind.COMMITMENT:
+            sums["committed"] += quantity
+        else:
+            sums["billed"] += quantity
+    return {f"{name}_seat_hours": str(value) for name, value in sums.items()}
+
+
+def amounts_by_currency(lines: list[dict[str, Any]]) -> dict[str, str]:
+    """Sum line amounts per currency. Amounts of different currencies are never added."""
     amounts: dict[str, Decimal] = defaultdict(Decimal)
-    for line in report["lines"]:
+    for line in lines:
         amounts[line["currency"]] += Decimal(line["amount"])
+    return {currency: str(amounts[currency]) for currency in sorted(amounts)}
+
+
+def totals(report: dict[str, Any]) -> dict[str, Any]:
+    """Sum a report, filtered or not: amounts per currency and seat-hours from its lines."""
     denials: Counter[str] = Counter()
     for item in report["licenses"]:
         denials.update(item["denials"])
@@ -378,17 +464,38 @@ def totals(report: dict[str, Any]) -> dict[str, Any]:
             for item in report["licenses"]
         ]
     )
+    lines_by_customer: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for line in report["lines"]:
+        lines_by_customer[line["customer"]].append(line)
     return {
-        "amounts": {currency: str(amounts[currency]) for currency in sorted(amounts)},
+        "amounts": amounts_by_currency(report["lines"]),
         "seat_seconds": str(seat_seconds),
-        "seat_hours": str(seat_hours(seat_seconds)),
+        **seat_hour_sums(report["lines"]),
+        "by_customer": {
+            customer: {
+                "amounts": amounts_by_currency(lines),
+                **seat_hour_sums(lines),
+            }
+            for customer, lines in sorted(lines_by_customer.items())
+        },
         "acquisitions": sum(item["acquisitions"] for item in report["licenses"]),
         "denials": sum(denials.values()),
         "denials_by_reason": dict(sorted(denials.items())),
         "distinct_devices": sum(c["devices"] for c in report["distinct_by_customer"].values()),
         "distinct_users": sum(c["users"] for c in report["distinct_by_customer"].values()),
-        "peak_concurrent_seats": peak(combined),
+        # The peak of the sum of all licenses' concurrent seats, not a sum of their peaks.
+        "peak_concurrent_seats_all_licenses": peak(combined),
+        "max_license_peak_concurrent_seats": max(
+            (item["peak_concurrent_seats"] for item in report["licenses"]), default=0
+        ),
     }
+
+
+def known_customers(store: SeatStore, report: dict[str, Any]) -> list[str]:
+    """Return the customers of every license in the store or in the report, sorted."""
+    names = {license.customer for license in store.list_licenses()}
+    names.update(item["customer"] for item in report["licenses"])
+    return sorted(names)
 
 
 def close_period(store: SeatStore, month: Month, now: datetime) -> ClosedPeriod:

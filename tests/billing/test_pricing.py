@@ -249,11 +249,17 @@ def test_plan_inside_closed_period_rejected(billing: Billing) -> None:
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"currency": "euro"}, "ISO 4217"),
-        ({"price": "-1"}, "non-negative"),
-        ({"commitment": CommitmentKind.SEATS, "included": "1.5"}, "whole number"),
-        ({"commitment": CommitmentKind.SEAT_HOURS}, "included_quantity > 0"),
-        ({"granularity_seconds": 0}, "granularity_seconds"),
+        ({"currency": "euro"}, "--currency 'euro' is not an ISO 4217"),
+        ({"currency": "EURO"}, "--currency 'EURO' is not an ISO 4217"),
+        ({"currency": "XYZ"}, "--currency 'XYZ' is not an ISO 4217"),
+        ({"currency": "XXX"}, "--currency 'XXX' is not an ISO 4217"),
+        ({"currency": "eur"}, "must be upper case: use EUR"),
+        ({"price": "-1"}, "--price-per-seat-hour must be a non-negative"),
+        ({"overage": "-1"}, "--overage-price-per-seat-hour must be a non-negative"),
+        ({"included": "5"}, "--included 5 needs --commitment"),
+        ({"commitment": CommitmentKind.SEATS, "included": "1.5"}, "whole number of seats"),
+        ({"commitment": CommitmentKind.SEAT_HOURS}, "needs --included greater than 0"),
+        ({"granularity_seconds": 0}, "--granularity-seconds must be"),
     ],
 )
 def test_invalid_plan_rejected(billing: Billing, changes: dict[str, Any], message: str) -> None:

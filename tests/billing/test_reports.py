@@ -20,7 +20,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from PIL import Image
+from PIL import Image, ImageChops
 
 from functions.admin import CreatedLicense, SeatTerms
 from functions.billing.periods import Month, clip
@@ -266,17 +266,16 @@ def test_html_is_self_contained(month: Billing) -> None:
     assert 'id="concurrency-chart"' in page
 
 
-def rgb_pixels(image: Image.Image) -> list[tuple[int, int, int]]:
-    data = image.convert("RGB").tobytes()
-    return [(data[i], data[i + 1], data[i + 2]) for i in range(0, len(data), 3)]
-
-
-def count_pixels(image: Image.Image, colour: tuple[int, int, int], tolerance: int = 24) -> int:
-    return sum(
-        1
-        for pixel in rgb_pixels(image)
-        if all(abs(pixel[i] - colour[i]) <= tolerance for i in range(3))
-    )
+def colour_mask(
+    image: Image.Image, colour: tuple[int, int, int], tolerance: int = 24
+) -> Image.Image:
+    """Return a mask that is 255 where every channel is within `tolerance` of `colour`."""
+    bands = image.convert("RGB").split()
+    masks = [
+        band.point(lambda value, target=target: 255 if abs(value - target) <= tolerance else 0)
+        for band, target in zip(bands, colour, strict=True)
+    ]
+    return ImageChops.multiply(ImageChops.multiply(masks[0], masks[1]), masks[2])
 
 
 def test_html_screenshot_shows_chart(month: Billing, chromium: str, tmp_path: Path) -> None:
@@ -284,16 +283,26 @@ def test_html_screenshot_shows_chart(month: Billing, chromium: str, tmp_path: Pa
     page.write_text(render_html(build_report(month.store, NOVEMBER, month.clock.now())))
     png = tmp_path / "report.png"
 
-    screenshot(chromium, page, png, tmp_path / "profile", (1200, 900))
+    screenshot(chromium, page, png, tmp_path / "profile", (1200, 1400))
 
     image = Image.open(png)
-    assert image.size == (1200, 900)
-    # The chart's step line (#1f6feb) and the denial bars (#d1242f at 60 % over white).
-    chart = image.crop((0, 60, 1000, 420))
-    assert count_pixels(chart, (31, 111, 235)) > 500
-    assert count_pixels(chart, (227, 124, 130)) > 50
-    colours = set(rgb_pixels(chart))
-    assert len(colours) > 10
+    assert image.size == (1200, 1400)
+    # The step line of the seats chart (#1f6feb), the denial bars of the denials chart
+    # (#d1242f at 60 % over white) and the provisional notice (#fff8c5).
+    seats = colour_mask(image, (31, 111, 235))
+    denials = colour_mask(image, (227, 124, 130))
+    notice = colour_mask(image, (255, 248, 197), tolerance=4)
+    assert seats.histogram()[255] > 500
+    assert denials.histogram()[255] > 50
+    assert notice.histogram()[255] > 2000
+    seats_box, denials_box, notice_box = seats.getbbox(), denials.getbbox(), notice.getbbox()
+    assert seats_box is not None
+    assert denials_box is not None
+    assert notice_box is not None
+    # Separate charts: the denial bars sit below the seats line, the notice above both.
+    assert seats_box[3] < denials_box[1]
+    assert notice_box[3] < seats_box[1]
+    assert len(image.convert("RGB").getcolors(maxcolors=1_000_000) or []) > 10
     if os.environ.get("BILLING_SCREENSHOT_DIR"):
         image.save(Path(os.environ["BILLING_SCREENSHOT_DIR"]) / "billing-report.png")
 
