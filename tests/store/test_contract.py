@@ -256,7 +256,7 @@ def test_sharded_license_cap_exact(service: LicenseService, admin: Admin) -> Non
     caps = seats.shard_caps(seats_total)
     assert len(caps) == 3
     grants = [service.acquire(created.key, f"hw-{n}", EMAIL) for n in range(seats_total)]
-    assert grants[-1].seats_used == seats_total
+    assert [grant.seats_used for grant in grants] == list(range(1, seats_total + 1))
     with pytest.raises(LicenseError) as error:
         service.acquire(created.key, "hw-extra", EMAIL)
     assert problem_code(error) is ProblemCode.NO_SEAT_AVAILABLE
