@@ -146,6 +146,21 @@ class Admin:
             closed += batch
         return license, closed
 
+    def extend_license(self, license_id: str, expires_at: datetime | None) -> License:
+        """Move a license's expiry later, or remove it with None."""
+        now = self.clock.now()
+
+        def work(tx: SeatTransaction) -> License | None:
+            return seats.extend_license(tx, now, license_id, expires_at)
+
+        try:
+            result = self.store.run_transaction(work)
+        except seats.StatusChangeRejected as error:
+            raise AdminError(str(error)) from None
+        if result is None:
+            raise AdminError(f"No license has the id {license_id!r}.")
+        return result
+
     def force_release(self, lease_id: str) -> Lease:
         return self.release_lease(lease_id).lease
 

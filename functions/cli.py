@@ -279,6 +279,16 @@ def _cmd_licenses_show(admin: Admin, args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_licenses_extend(admin: Admin, args: argparse.Namespace) -> int:
+    license = admin.extend_license(args.license_id, None if args.never else args.expires_at)
+    if args.json:
+        print(json.dumps(_license_json(license)))
+    else:
+        until = license.expires_at.isoformat() if license.expires_at else "never"
+        print(f"License {license.id} now expires {until}.")
+    return 0
+
+
 def _find_license(admin: Admin, license_id: str) -> License:
     for license in admin.store.list_licenses():
         if license.id == license_id:
@@ -386,6 +396,13 @@ def build_parser() -> argparse.ArgumentParser:
     command(licenses, "list", _cmd_licenses_list, "list licenses")
     sub = command(licenses, "show", _cmd_licenses_show, "show one license")
     sub.add_argument("license_id")
+    sub = command(licenses, "extend", _cmd_licenses_extend, "move a license's expiry later")
+    sub.add_argument("license_id")
+    until = sub.add_mutually_exclusive_group(required=True)
+    until.add_argument(
+        "--expires-at", type=_aware_datetime, help="new ISO 8601 expiry, later than the current one"
+    )
+    until.add_argument("--never", action="store_true", help="remove the expiry")
     for name, status, help_text in (
         ("suspend", LicenseStatus.SUSPENDED, "suspend a license and close its leases"),
         ("revoke", LicenseStatus.REVOKED, "revoke a license for good and close its leases"),

@@ -237,6 +237,7 @@ def acquire(
         renewed = dataclasses.replace(
             existing,
             hardware_id=hardware_id,
+            license_expires_at=license.expires_at,
             last_heartbeat_at=now,
             expires_at=_lease_expiry(now, license.lease_lifetime_seconds, license.expires_at),
         )
@@ -312,6 +313,52 @@ def _closed_lease_problem(lease: Lease) -> LicenseError:
     )
 
 
+def _with_extended_license(tx: SeatTransaction, lease: Lease, now: datetime) -> Lease | None:
+    """Return the lease with its license's new expiry if the license was extended past `now`.
+
+    Only a lease whose copy of the license expiry has passed reads the license, so heartbeats
+    still read the lease alone otherwise. Returns None if the license did not get a later
+    expiry or cannot hold seats.
+    """
+    license = tx.license(lease.license_id)
+    if license is None or license_problem(license, now) is not None:
+        return None
+    # The lease's own expiry was capped at the old license expiry; recompute it from the last
+    # heartbeat, as if the license had always had the new expiry.
+    natural_expiry = _lease_expiry(
+        lease.last_heartbeat_at, lease.lease_lifetime_seconds, license.expires_at
+    )
+    return dataclasses.replace(
+        lease, license_expires_at=license.expires_at, expires_at=natural_expiry
+    )
+
+
+def extend_license(
+    tx: SeatTransaction, now: datetime, license_id: str, expires_at: datetime | None
+) -> License | None:
+    """Move a license's expiry later (or remove it); return None if no license has that id.
+
+    Open leases keep their copy of the old expiry; a heartbeat past it reads the license and
+    takes the new one. Raises `StatusChangeRejected` for an earlier or past expiry.
+    """
+    license = tx.license(license_id)
+    if license is None:
+        return None
+    if expires_at is not None:
+        if expires_at <= now:
+            raise StatusChangeRejected(
+                f"The new expiry {expires_at.isoformat()} is in the past; give a future time."
+            )
+        if license.expires_at is None or expires_at <= license.expires_at:
+            current = license.expires_at.isoformat() if license.expires_at else "never"
+            raise StatusChangeRejected(
+                f"License {license_id} expires {current}; an expiry can only move later. "
+                "To end a license early, suspend or revoke it."
+            )
+    tx.set_license_expiry(license_id, expires_at)
+    return dataclasses.replace(license, expires_at=expires_at)
+
+
 def heartbeat(
     tx: SeatTransaction, now: datetime, lease_id: str, key_hash: str, hardware_id: str
 ) -> Granted | Denied:
@@ -327,8 +374,11 @@ def heartbeat(
     if not lease.is_open:
         return Denied(_closed_lease_problem(lease), lease.license_id)
     if lease.license_expires_at is not None and now >= lease.license_expires_at:
-        closed = close_lease(tx, lease, now, CloseReason.LICENSE_EXPIRED)
-        return Denied(_closed_lease_problem(closed), lease.license_id)
+        extended = _with_extended_license(tx, lease, now)
+        if extended is None:
+            closed = close_lease(tx, lease, now, CloseReason.LICENSE_EXPIRED)
+            return Denied(_closed_lease_problem(closed), lease.license_id)
+        lease = extended
     if not lease.is_live(now):
         closed = close_lease(tx, lease, now, CloseReason.EXPIRED)
         return Denied(_closed_lease_problem(closed), lease.license_id)

@@ -67,6 +67,10 @@ class SeatTransaction(Protocol):
 
     def set_license_status(self, license_id: str, status: LicenseStatus) -> None: ...
 
+    def set_license_expiry(self, license_id: str, expires_at: datetime | None) -> None:
+        """Change the expiry of a license read earlier in this transaction."""
+        ...
+
     # Usage ledger. Both writes belong to the transaction of the state change they record.
 
     def insert_usage_record(self, record: UsageRecord) -> None:

@@ -503,6 +503,12 @@ class _FirestoreTransaction:
             raise LookupError(f"License {license_id} was not read in this transaction.")
         self._write("update", ref, {"status": status.value})
 
+    def set_license_expiry(self, license_id: str, expires_at: datetime | None) -> None:
+        ref = self._license_refs.get(license_id)
+        if ref is None:
+            raise LookupError(f"License {license_id} was not read in this transaction.")
+        self._write("update", ref, {"expires_at": _checked(expires_at)})
+
     def insert_usage_record(self, record: UsageRecord) -> None:
         # A create fails the whole commit if a record for this lease exists, so a close that
         # is retried after its commit took effect can never count the lease twice.

@@ -380,6 +380,13 @@ class _SqliteTransaction:
         if cursor.rowcount != 1:
             raise LookupError(f"License {license_id} does not exist.")
 
+    def set_license_expiry(self, license_id: str, expires_at: datetime | None) -> None:
+        cursor = self._db.execute(
+            "UPDATE licenses SET expires_at = ? WHERE id = ?", (_to_text(expires_at), license_id)
+        )
+        if cursor.rowcount != 1:
+            raise LookupError(f"License {license_id} does not exist.")
+
     def insert_usage_record(self, record: UsageRecord) -> None:
         self._db.execute(
             "INSERT INTO usage_records (lease_id, license_id, customer, product_slug, seat_key,"

@@ -412,3 +412,27 @@ class TestStates:
         assert swept["closed"] == 1
         assert service.store.list_open_leases() == []
         assert grant.lease.id not in run_cli(data_dir, "leases", "list").stdout
+
+
+class TestExtend:
+    def test_extend_then_never(self, data_dir: Path) -> None:
+        created = create_license(data_dir, "--expires-at", "2030-01-31T00:00:00Z")
+
+        later = run_json(
+            data_dir, "licenses", "extend", created["id"], "--expires-at", "2031-01-31T00:00:00Z"
+        )
+        never = run_json(data_dir, "licenses", "extend", created["id"], "--never")
+
+        assert later["expires_at"] == "2031-01-31T00:00:00+00:00"
+        assert never["expires_at"] is None
+
+    def test_earlier_rejected(self, data_dir: Path) -> None:
+        created = create_license(data_dir, "--expires-at", "2030-01-31T00:00:00Z")
+
+        result = run_cli(
+            data_dir, "licenses", "extend", created["id"], "--expires-at", "2029-01-31T00:00:00Z"
+        )
+
+        assert result.returncode == 1
+        assert "can only move later" in result.stderr
+        assert "suspend or revoke" in result.stderr

@@ -7,7 +7,7 @@ from datetime import UTC, timedelta
 import pytest
 
 from functions import seats
-from functions.admin import Admin, CreatedLicense, SeatTerms
+from functions.admin import Admin, AdminError, CreatedLicense, SeatTerms
 from functions.clock import ManualClock
 from functions.errors import LicenseError, ProblemCode
 from functions.models import CloseReason, LicenseStatus, SeatScope
@@ -311,3 +311,56 @@ def test_admin_records_round_trip(store: SeatStore, admin: Admin) -> None:
     assert listed.expires_at.tzinfo is not None
     assert listed.created_at.utcoffset() == timedelta(0)
     assert listed.created_at.astimezone(UTC) == created.license.created_at
+
+
+def test_extended_license_keeps_lease(
+    service: LicenseService, admin: Admin, clock: ManualClock
+) -> None:
+    created = make_license(admin, 1, lifetime=180, expires_in=100)
+    granted = service.acquire(created.key, "hw-1", EMAIL)
+    assert granted.lease.expires_at == clock.now() + timedelta(seconds=100)
+    clock.advance(50)
+    admin.extend_license(created.license.id, clock.now() + timedelta(days=30))
+    clock.advance(60)
+
+    # Past the old license expiry, the heartbeat picks up the new one instead of failing.
+    beat = service.heartbeat(granted.lease.id, created.key, "hw-1")
+
+    assert beat.lease.id == granted.lease.id
+    assert beat.lease.expires_at == clock.now() + timedelta(seconds=180)
+    assert beat.lease.license_expires_at == created.license.created_at + timedelta(
+        days=30, seconds=50
+    )
+    assert_counters_match_leases(service.store, created.license.id)
+
+
+def test_unextended_license_expires_lease(
+    service: LicenseService, admin: Admin, clock: ManualClock
+) -> None:
+    created = make_license(admin, 1, expires_in=100)
+    granted = service.acquire(created.key, "hw-1", EMAIL)
+    clock.advance(100)
+
+    with pytest.raises(LicenseError) as error:
+        service.heartbeat(granted.lease.id, created.key, "hw-1")
+
+    assert problem_code(error) is ProblemCode.LICENSE_EXPIRED
+    assert service.store.list_open_leases(created.license.id) == []
+
+
+@pytest.mark.parametrize("days", [-1, 0])
+def test_extend_rejects_earlier_expiry(admin: Admin, clock: ManualClock, days: int) -> None:
+    created = make_license(admin, 1, expires_in=86400)
+
+    with pytest.raises(AdminError, match=r"can only move later|in the past"):
+        admin.extend_license(created.license.id, clock.now() + timedelta(days=1 + days))
+
+
+def test_extend_removes_expiry(service: LicenseService, admin: Admin, clock: ManualClock) -> None:
+    created = make_license(admin, 1, expires_in=100)
+    admin.extend_license(created.license.id, None)
+    clock.advance(1000)
+
+    granted = service.acquire(created.key, "hw-1", EMAIL)
+
+    assert granted.lease.license_expires_at is None
