@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import sqlite3
 import sys
 
 import flask
@@ -87,6 +88,13 @@ def serve() -> int:
     except (ConfigError, ServiceUnavailable) as error:
         detail = error.detail if isinstance(error, ServiceUnavailable) else str(error)
         print(f"error: {detail}", file=sys.stderr)
+        return 1
+    except (OSError, sqlite3.Error) as error:
+        folder = os.environ.get("LICENSE_DATA_DIR", ".license-data")
+        print(
+            f"error: cannot open the data folder {folder} (LICENSE_DATA_DIR): {error}",
+            file=sys.stderr,
+        )
         return 1
     app = functions_framework.create_app(target="licenses", source=__file__)
     print(f"Serving the license API on http://{host}:{port}", file=sys.stderr, flush=True)

@@ -14,6 +14,11 @@ from functions.store import SeatStore, SeatTransaction
 
 _SLUG = re.compile(r"[a-z0-9][a-z0-9._-]{0,62}")
 
+# One day: the JWKS keeps a retired signing key this long (LICENSE_MAX_LEASE_LIFETIME_SECONDS
+# defaults to the same value), so no token outlives the key that verifies it.
+MAX_LEASE_LIFETIME_SECONDS = 86_400
+MAX_SEATS = 100_000
+
 DEFAULT_HEARTBEAT_INTERVAL_SECONDS = 60
 DEFAULT_LEASE_LIFETIME_SECONDS = 180
 
@@ -30,12 +35,17 @@ class SeatTerms:
     seat_scope: SeatScope = SeatScope.DEVICE_AND_USER
 
     def __post_init__(self) -> None:
-        if self.seats < 1:
-            raise AdminError(f"seats must be at least 1, got {self.seats}.")
+        if not 1 <= self.seats <= MAX_SEATS:
+            raise AdminError(f"seats must be from 1 to {MAX_SEATS}, got {self.seats}.")
         if self.heartbeat_interval_seconds < 1:
             raise AdminError(
                 "heartbeat interval must be at least 1 second, "
                 f"got {self.heartbeat_interval_seconds}."
+            )
+        if self.lease_lifetime_seconds > MAX_LEASE_LIFETIME_SECONDS:
+            raise AdminError(
+                f"lease lifetime must be at most {MAX_LEASE_LIFETIME_SECONDS} s (one day), got "
+                f"{self.lease_lifetime_seconds}; clients send heartbeats to keep longer use."
             )
         if self.lease_lifetime_seconds <= self.heartbeat_interval_seconds:
             raise AdminError(
@@ -95,8 +105,10 @@ class Admin:
         policy_id: str | None = None,
         expires_at: datetime | None = None,
     ) -> CreatedLicense:
-        if not customer.strip():
-            raise AdminError("The customer must not be empty; give a customer name or id.")
+        if not customer.strip() or not customer.isprintable():
+            raise AdminError(
+                "The customer must be a non-empty name or id without control characters."
+            )
         product = self.store.product_by_slug(product_slug)
         if product is None:
             raise AdminError(

@@ -34,8 +34,8 @@ class SecretsKind(enum.StrEnum):
 _CRYPTO_KEY_NAME = re.compile(r"projects/[^/]+/locations/[^/]+/keyRings/[^/]+/cryptoKeys/[^/]+")
 # Retired signing keys stay in the JWKS this long by default: one day, well above the default
 # lease lifetime of 180 s, so that a license configured with longer leases is still covered.
-# NOTE: license creation does not enforce this bound, so a license with leases longer than
-# LICENSE_MAX_LEASE_LIFETIME_SECONDS gets tokens that can outlive a retired key in the JWKS.
+# License creation caps lease lifetimes at the same default (functions.admin); lowering this
+# setting below a license's lease lifetime lets its tokens outlive a retired key in the JWKS.
 DEFAULT_MAX_LEASE_LIFETIME_SECONDS = 86_400
 
 
@@ -119,8 +119,8 @@ def _share(env: Mapping[str, str], name: str, default: str) -> Decimal:
     try:
         value = Decimal(raw)
     except InvalidOperation:
-        value = Decimal("NaN")
-    if not Decimal(0) < value <= 1:
+        value = Decimal(0)
+    if not value.is_finite() or not Decimal(0) < value <= 1:
         raise ConfigError(f"{name}={raw!r} is not a share; give a number in (0, 1], like 0.8.")
     return value
 

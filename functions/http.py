@@ -131,6 +131,10 @@ class _DuplicateKey(ValueError):
     pass
 
 
+class _ByteOrderMark(ValueError):
+    pass
+
+
 def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     # Parsers disagree on which of two equal keys wins, so a body with both is ambiguous.
     result: dict[str, Any] = {}
@@ -144,9 +148,16 @@ def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 def _parse_json(body: bytes) -> Any:
     try:
         text = body.decode("utf-8")
+        if text.startswith("\ufeff"):
+            raise _ByteOrderMark
         return json.loads(
             text, parse_constant=_reject_constant, object_pairs_hook=_object_without_duplicates
         )
+    except _ByteOrderMark:
+        raise _BodyRejected(
+            ProblemCode.INVALID_JSON,
+            "The request body starts with a byte order mark; send UTF-8 JSON without one.",
+        ) from None
     except UnicodeDecodeError:
         raise _BodyRejected(
             ProblemCode.INVALID_JSON, "The request body is not valid UTF-8."

@@ -344,6 +344,8 @@ def extend_license(
     license = tx.license(license_id)
     if license is None:
         return None
+    if license.status is LicenseStatus.REVOKED:
+        raise StatusChangeRejected(f"License {license_id} is revoked; its expiry cannot change.")
     if expires_at is not None:
         if expires_at <= now:
             raise StatusChangeRejected(

@@ -36,6 +36,12 @@ class PlanState(enum.StrEnum):
     SCHEDULED = "scheduled"
 
 
+# Bounds that keep every amount within the precision of the money arithmetic: a price or
+# quantity above a billion is a typing mistake, not a plan.
+MAX_PLAN_DECIMAL = Decimal(10) ** 9
+MAX_GRANULARITY_SECONDS = 31 * 86_400
+
+
 def _check_values(
     currency: str,
     price_per_seat_hour: Decimal,
@@ -53,8 +59,10 @@ def _check_values(
         ("--included", included_quantity),
     )
     for option, value in prices:
-        if value is not None and (not value.is_finite() or value < 0):
-            raise BillingError(f"{option} must be a non-negative decimal number, got {value}.")
+        if value is not None and (not value.is_finite() or not 0 <= value <= MAX_PLAN_DECIMAL):
+            raise BillingError(
+                f"{option} must be a decimal number from 0 to {MAX_PLAN_DECIMAL}, got {value}."
+            )
     if commitment is CommitmentKind.NONE and included_quantity != 0:
         raise BillingError(
             f"--included {included_quantity} needs --commitment seat_hours or seats; "
@@ -70,10 +78,10 @@ def _check_values(
             f"--commitment seats needs a whole number of seats in --included, "
             f"got {included_quantity}."
         )
-    if granularity_seconds < 1:
+    if not 1 <= granularity_seconds <= MAX_GRANULARITY_SECONDS:
         raise BillingError(
-            "--granularity-seconds must be a whole number of at least 1, "
-            f"got {granularity_seconds}."
+            f"--granularity-seconds must be a whole number from 1 to {MAX_GRANULARITY_SECONDS} "
+            f"(31 days), got {granularity_seconds}."
         )
 
 

@@ -161,6 +161,14 @@ class TestBody:
         body = assert_problem(response, 400, "invalid_json")
         assert "'hardware_id'" in body["detail"]
 
+    def test_byte_order_mark(self, client: FlaskClient, path: str) -> None:
+        data = "\ufeff".encode() + json.dumps(valid_body(path)).encode()
+
+        response = post_raw(client, path, data, "application/json")
+
+        body = assert_problem(response, 400, "invalid_json")
+        assert "byte order mark" in body["detail"]
+
     def test_compressed_body(self, client: FlaskClient, path: str) -> None:
         response = client.post(
             path,

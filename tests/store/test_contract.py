@@ -364,3 +364,11 @@ def test_extend_removes_expiry(service: LicenseService, admin: Admin, clock: Man
     granted = service.acquire(created.key, "hw-1", EMAIL)
 
     assert granted.lease.license_expires_at is None
+
+
+def test_extend_revoked_rejected(admin: Admin, clock: ManualClock) -> None:
+    created = make_license(admin, 1, expires_in=100)
+    admin.set_status(created.license.id, LicenseStatus.REVOKED)
+
+    with pytest.raises(AdminError, match="is revoked"):
+        admin.extend_license(created.license.id, clock.now() + timedelta(days=1))
