@@ -18,8 +18,8 @@ from functions.identity import KeyHasher, generate_id
 from functions.models import CloseReason, Lease, License, LicenseStatus
 from functions.store import SeatTransaction
 
-# Closing more leases than this in one acquire would make a single request slow; the
-# remaining expired leases are closed by later acquires or by the sweep.
+# Closing more leases than this in one acquire would make a single request slow. Later
+# acquires or the sweep close the remaining expired leases.
 RECLAIM_BATCH_LIMIT = 100
 
 # A license's seats are counted in shards: separate counters whose caps add up to the
@@ -232,8 +232,8 @@ def acquire(
     seat_key = hasher.seat_key(license.id, license.seat_scope, hardware_id, user_email)
     existing = tx.open_lease_for_seat(license.id, seat_key)
     if existing is not None and existing.is_live(now):
-        # Under a per-user seat scope the same user may come back from another device; the
-        # seat moves with them, and the previous device's heartbeats stop matching.
+        # Under a per-user seat scope the same user may come back from another device. The
+        # seat moves with them, so the previous device's heartbeats stop matching.
         renewed = dataclasses.replace(
             existing,
             hardware_id=hardware_id,
