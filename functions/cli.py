@@ -30,6 +30,7 @@ from functions.errors import ServiceUnavailable
 from functions.models import Lease, License, LicenseStatus, SeatScope
 from functions.store.sqlite import DATABASE_FILENAME
 from functions.sweep import sweep_expired
+from functions.tables import cell, print_table
 
 
 def _aware_datetime(value: str) -> datetime:
@@ -72,22 +73,6 @@ def _lease_json(lease: Lease) -> dict[str, Any]:
         "released_at": lease.released_at.isoformat() if lease.released_at else None,
         "close_reason": lease.close_reason.value if lease.close_reason else None,
     }
-
-
-def _print_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
-    if not rows:
-        print("(none)")
-        return
-    widths = {
-        column: max(len(column), *(len(_cell(row[column])) for row in rows)) for column in columns
-    }
-    print("  ".join(column.upper().ljust(widths[column]) for column in columns))
-    for row in rows:
-        print("  ".join(_cell(row[column]).ljust(widths[column]) for column in columns))
-
-
-def _cell(value: Any) -> str:
-    return "-" if value is None else str(value)
 
 
 def _plural(count: int, noun: str) -> str:
@@ -140,7 +125,7 @@ def _cmd_products_list(admin: Admin, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows))
     else:
-        _print_table(rows, ["slug", "name", "id"])
+        print_table(rows, ["slug", "name", "id"])
     return 0
 
 
@@ -168,7 +153,7 @@ def _cmd_policies_list(admin: Admin, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows))
     else:
-        _print_table(
+        print_table(
             rows,
             ["name", "seats", "heartbeat_interval_seconds", "lease_lifetime_seconds", "seat_scope"],
         )
@@ -259,7 +244,7 @@ def _cmd_licenses_list(admin: Admin, args: argparse.Namespace) -> int:
         # An active license past its expiry date grants no seats, so the table says so.
         if row["expired"] and row["status"] == LicenseStatus.ACTIVE.value:
             row["status"] = "expired"
-    _print_table(rows, ["id", "customer", "product", "seats", "status", "expires_at"])
+    print_table(rows, ["id", "customer", "product", "seats", "status", "expires_at"])
     return 0
 
 
@@ -275,7 +260,7 @@ def _cmd_licenses_show(admin: Admin, args: argparse.Namespace) -> int:
         print(json.dumps(row))
     else:
         for name, value in row.items():
-            print(f"{name}: {_cell(value)}")
+            print(f"{name}: {cell(value)}")
     return 0
 
 
@@ -326,7 +311,7 @@ def _cmd_leases_list(admin: Admin, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows))
     else:
-        _print_table(rows, ["id", "license_id", "hardware_id", "user_email", "expires_at", "state"])
+        print_table(rows, ["id", "license_id", "hardware_id", "user_email", "expires_at", "state"])
     return 0
 
 

@@ -25,6 +25,7 @@ from functions.billing.reports import (
     known_customers,
 )
 from functions.logs import CloudLoggingFormatter
+from functions.tables import print_table
 
 Handler = Callable[[Admin, argparse.Namespace], int]
 AddCommand = Callable[[Any, str, Handler, str], argparse.ArgumentParser]
@@ -203,33 +204,19 @@ def _plan_row(plan: PricePlan, state: str) -> dict[str, Any]:
     }
 
 
-_PLAN_COLUMNS = (
-    ("id", "ID"),
-    ("applies_to", "APPLIES TO"),
-    ("effective_from", "EFFECTIVE FROM"),
-    ("state", "STATE"),
-    ("currency", "CURRENCY"),
-    ("price_per_seat_hour", "PRICE/SEAT-HOUR"),
-    ("commitment", "COMMITMENT"),
-    ("included", "INCLUDED"),
-    ("overage_price_per_seat_hour", "OVERAGE/SEAT-HOUR"),
-    ("granularity_seconds", "GRANULARITY S"),
-    ("rounding", "ROUNDING"),
-)
-
-
-def _print_plan_table(rows: list[dict[str, Any]]) -> None:
-    widths = [
-        max(len(title), *(len(str(row[key])) for row in rows)) for key, title in _PLAN_COLUMNS
-    ]
-    titles = (title.ljust(width) for (_, title), width in zip(_PLAN_COLUMNS, widths, strict=True))
-    print("  ".join(titles).rstrip())
-    for row in rows:
-        cells = (
-            str(row[key]).ljust(width)
-            for (key, _), width in zip(_PLAN_COLUMNS, widths, strict=True)
-        )
-        print("  ".join(cells).rstrip())
+_PLAN_TITLES = {
+    "id": "ID",
+    "applies_to": "APPLIES TO",
+    "effective_from": "EFFECTIVE FROM",
+    "state": "STATE",
+    "currency": "CURRENCY",
+    "price_per_seat_hour": "PRICE/SEAT-HOUR",
+    "commitment": "COMMITMENT",
+    "included": "INCLUDED",
+    "overage_price_per_seat_hour": "OVERAGE/SEAT-HOUR",
+    "granularity_seconds": "GRANULARITY S",
+    "rounding": "ROUNDING",
+}
 
 
 def _cmd_plans_list(admin: Admin, args: argparse.Namespace) -> int:
@@ -241,7 +228,7 @@ def _cmd_plans_list(admin: Admin, args: argparse.Namespace) -> int:
     elif not rows:
         print("(none)")
     else:
-        _print_plan_table(rows)
+        print_table(rows, list(_PLAN_TITLES), _PLAN_TITLES)
         print(
             "STATE: in_force applies now to its product or license (a license's own plan "
             "overrides its product's); superseded was replaced by a later version; scheduled "
