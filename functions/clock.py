@@ -18,7 +18,7 @@ class SystemClock:
 
 
 class ManualClock:
-    """A clock that moves only when told to; used by tests to expire leases without sleeping."""
+    """Clock that moves only when advanced, so tests can expire leases without sleeping."""
 
     def __init__(self, start: datetime | None = None) -> None:
         self._now = start or datetime(2026, 1, 1, tzinfo=UTC)

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 _OWNER_ONLY = 0o600
-# The data folder holds the store (emails, hardware ids) as well as keys.
+# The data folder contains the store (emails, hardware ids) as well as keys.
 OWNER_ONLY_FOLDER = 0o700
 
 

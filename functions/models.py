@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 
 class SeatScope(enum.StrEnum):
-    """What one seat counts: the identity that two acquires must share to use the same seat."""
+    """Seat identity of a license: the values two acquires must share to use the same seat."""
 
     DEVICE_AND_USER = "hardware_id+user_email"
     DEVICE = "hardware_id"
@@ -26,7 +26,7 @@ class LicenseStatus(enum.StrEnum):
 
 
 class CloseReason(enum.StrEnum):
-    """Why a lease stopped holding its seat."""
+    """Reason a lease stopped holding its seat."""
 
     RELEASED = "released"
     EXPIRED = "expired"

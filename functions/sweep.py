@@ -38,7 +38,7 @@ class SweepResult:
     found: int
     closed: int
     # Leases left open because a heartbeat or release changed them first, or a transaction
-    # failed; the next sweep or acquire finds them again if they are still expired.
+    # failed. The next sweep or acquire finds them again if they are still expired.
     skipped: int
     batches: int
     # False when the batch limit stopped the sweep while more expired leases may remain.

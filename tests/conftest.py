@@ -80,7 +80,7 @@ class LiveServer:
 def start_server(
     data_dir: Path, log_path: Path, extra_env: dict[str, str] | None = None
 ) -> LiveServer:
-    """Start `python main.py` on a free port and wait until /healthz answers."""
+    """Start `python main.py` on a free port and wait until /healthz returns 200."""
     port = free_port()
     env = {
         **os.environ,

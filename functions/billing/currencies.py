@@ -1,10 +1,10 @@
 """ISO 4217 currency codes that a price plan may use, with their minor units.
 
-No installed package provides ISO 4217 data (the standard library has none), so this module
-keeps the active codes of ISO 4217 list one, as published by its maintenance agency (SIX) in
-2025, with the number of decimal places of each currency's minor unit. Codes without a minor
-unit (gold, silver, special drawing rights, test and "no currency" codes such as XXX) are left
-out, because an amount in them cannot be rounded to a minor unit.
+No installed package provides ISO 4217 data, and the standard library has none. This module
+therefore keeps the active codes of ISO 4217 list one, as published by its maintenance agency
+(SIX) in 2025, with the number of decimal places of each currency's minor unit. Codes without
+a minor unit (gold, silver, special drawing rights, test and "no currency" codes such as XXX)
+are left out, because an amount in them cannot be rounded to a minor unit.
 
 NOTE: the table changes when ISO 4217 adds or withdraws a code (recent examples: XCG replaced ANG,
 ZWG replaced ZWL, SLE replaced SLL). Add new codes here; keep a withdrawn code as long as plans

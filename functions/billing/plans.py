@@ -171,9 +171,9 @@ def set_price_plan(
 def plan_states(plans: Sequence[PricePlan], now: datetime) -> dict[str, PlanState]:
     """Return the state of every plan version at `now`, by plan id.
 
-    `plans` must be ordered as the stores return them (by `effective_from`, then `created_at`),
-    so that of two versions with the same scope and start, stored before duplicates were
-    rejected, the one created last is in force, as it is when reports are priced.
+    `plans` must be ordered as the stores return them (by `effective_from`, then `created_at`).
+    Two versions with the same scope and start can exist if they were stored before duplicates
+    were rejected. Of those, the one created last is in force, as it is when reports are priced.
     """
     in_force: dict[tuple[str | None, str | None], str] = {}
     states: dict[str, PlanState] = {}

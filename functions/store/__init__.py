@@ -2,8 +2,8 @@
 
 A store runs a caller's function inside one transaction: the function reads, decides and
 writes through a `SeatTransaction`, and the store retries the whole function when the
-transaction conflicts with a concurrent one. The seat logic lives in `functions.seats`; a
-store only persists records and knows nothing about HTTP.
+transaction conflicts with a concurrent one. The seat logic lives in `functions.seats`. A
+store only persists records and has no HTTP concerns.
 
 A function must make all its reads before its first write, because Firestore transactions
 require that order. Writes need not be visible to later reads of the same transaction.

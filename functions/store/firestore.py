@@ -433,7 +433,8 @@ class _FirestoreTransaction:
 
     def peek_open_lease_count(self, license_id: str) -> int:
         # A count aggregation outside the transaction takes no locks, so other acquires never
-        # wait on it. Firestore bills it as one read per 1000 index entries (Firestore pricing).
+        # wait on it. Firestore bills one document read per 1000 index entries it matches (or
+        # fewer), per the aggregation section of its pricing page.
         query = (
             self._client.collection(LEASES)
             .where(filter=FieldFilter("license_id", "==", license_id))

@@ -328,7 +328,7 @@ class _SqliteTransaction:
 
     def peek_open_lease_count(self, license_id: str) -> int:
         # The shard counters count exactly the open leases, and this transaction holds the
-        # write lock, so their sum is exact here; it reads a few rows where counting the
+        # write lock, so their sum is exact here. It reads a few rows, where counting the
         # leases would walk one index entry per open lease.
         row = self._one(
             "SELECT COALESCE(SUM(used), 0) FROM seat_shards WHERE license_id = ?", license_id
@@ -441,7 +441,7 @@ class SqliteSeatStore:
     def __init__(self, data_dir: Path, *, max_attempts: int = _MAX_ATTEMPTS) -> None:
         data_dir.mkdir(mode=OWNER_ONLY_FOLDER, parents=True, exist_ok=True)
         self.path = data_dir / DATABASE_FILENAME
-        # The database holds emails and hardware ids, so only the owner may read it. SQLite
+        # The database contains emails and hardware ids, so only the owner may read it. SQLite
         # gives its -wal and -shm files the database file's permissions.
         os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
         self._max_attempts = max_attempts
